@@ -1,0 +1,166 @@
+import { readFileSync } from "node:fs";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { compile, type CompileResult } from "../compile.js";
+import { hasErrors } from "../diagnostics/diagnostic.js";
+import { formatJson, formatText, summary } from "../diagnostics/format.js";
+import { explain, type Flow, type Protocol } from "../explain/explain.js";
+import { isAddress } from "../resolve/ip.js";
+import { schemaText } from "../spec/schema.js";
+import { formatExplanation } from "./explain-text.js";
+import { processIO, styleFor, type CliIO } from "./io.js";
+
+/** Exit codes: the spec is valid, it is not, or natgw could not do what was asked. */
+export const EXIT_OK = 0;
+export const EXIT_INVALID = 1;
+export const EXIT_USAGE = 2;
+/** A bug in natgw: a throw escaped the stages. */
+export const EXIT_INTERNAL = 3;
+
+type Format = "text" | "json";
+
+const version = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
+
+/** Runs one natgw command line and returns its exit code; writes only through `io`. */
+export async function run(argv: readonly string[], io: CliIO = processIO()): Promise<number> {
+  let exitCode = EXIT_OK;
+  const program = buildProgram(io, (code) => {
+    exitCode = code;
+  });
+  if (argv.length === 0) {
+    io.stderr(program.helpInformation());
+    return EXIT_USAGE;
+  }
+  try {
+    await program.parseAsync([...argv], { from: "user" });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.code === "commander.helpDisplayed" || error.code === "commander.version" ? EXIT_OK : EXIT_USAGE;
+    }
+    const detail = io.env.NATGW_DEBUG ? `\n${(error as Error).stack}` : "";
+    io.stderr(
+      `natgw: internal error: ${(error as Error).message}\nThis is a bug in natgw; please report it with the spec that caused it.${detail}\n`,
+    );
+    return EXIT_INTERNAL;
+  }
+  return exitCode;
+}
+
+
+function buildProgram(io: CliIO, setExit: (code: number) => void): Command {
+  const program = new Command("natgw")
+    .description("Compiles a declarative spec of an egress NAT gateway into everything needed to run it on Hetzner Cloud.")
+    .version(version, "-V, --version", "print natgw's version")
+    .helpOption("-h, --help", "show help")
+    .showHelpAfterError("(run `natgw --help` for usage)")
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .addHelpText(
+      "after",
+      "\nExit codes: 0 valid, 1 invalid spec, 2 usage or I/O error.\nColour on a terminal only; NO_COLOR turns it off.",
+    );
+
+  program
+    .command("validate")
+    .description("check spec files against the schema and natgw's rules; print every problem at once")
+    .argument("<files...>", "spec files (YAML, multi-document, or JSON)")
+    .addOption(formatOption())
+    .action((files: string[], options: { format: Format }) => {
+      const result = compile(files);
+      setExit(report(result, options.format, io, files));
+    });
+
+  program
+    .command("explain")
+    .description("show which gateway, policy, egress IP, port block and route a flow takes, or why it is dropped")
+    .argument("<files...>", "spec files")
+    .requiredOption("--src <ip>", "source IPv4 address of the flow (a worker)", parseAddressOption("--src"))
+    .requiredOption("--dst <ip[:port]>", "destination IPv4 address, optionally with a port", parseDestination)
+    .addOption(new Option("--proto <protocol>", "transport protocol").choices(["tcp", "udp"]).default("tcp"))
+    .addOption(formatOption())
+    .action(
+      (
+        files: string[],
+        options: { src: string; dst: { address: string; port: number | null }; proto: Protocol; format: Format },
+      ) => {
+        const result = compile(files);
+        if (!result.model) {
+          setExit(report(result, options.format, io, files));
+          return;
+        }
+        if (result.diagnostics.length > 0 && options.format === "text") {
+          io.stderr(formatText(result.diagnostics, styleFor(io, "stderr")));
+        }
+        const flow: Flow = { source: options.src, destination: options.dst.address, port: options.dst.port, protocol: options.proto };
+        const explanation = explain(result.model, flow);
+        io.stdout(
+          options.format === "json"
+            ? `${JSON.stringify(explanation, null, 2)}\n`
+            : formatExplanation(explanation, styleFor(io, "stdout")),
+        );
+        setExit(EXIT_OK);
+      },
+    );
+
+  program
+    .command("schema")
+    .description("print the JSON Schema of the spec (for editors and other tools)")
+    .action(() => {
+      io.stdout(schemaText.endsWith("\n") ? schemaText : `${schemaText}\n`);
+    });
+
+  return program;
+}
+
+function formatOption(): Option {
+  return new Option("--format <format>", "output format").choices(["text", "json"]).default("text");
+}
+
+/** Prints diagnostics and returns the exit code: 1 for an invalid spec, 2 when a file could not be read. */
+function report(result: CompileResult, format: Format, io: CliIO, files: readonly string[]): number {
+  const unreadable = result.diagnostics.some((d) => d.code === "NATGW001");
+  if (format === "json") {
+    io.stdout(formatJson(result.diagnostics));
+  } else if (result.diagnostics.length > 0) {
+    io.stdout(formatText(result.diagnostics, styleFor(io, "stdout")));
+    io.stdout(`${summary(result.diagnostics)}\n`);
+  }
+  if (unreadable) return EXIT_USAGE;
+  if (hasErrors(result.diagnostics) || !result.model) return EXIT_INVALID;
+  if (format === "text") {
+    const gateways = result.model.gateways.length;
+    const policies = result.model.gateways.reduce((sum, gateway) => sum + gateway.policies.length, 0);
+    io.stdout(
+      `valid: ${files.length} file${files.length === 1 ? "" : "s"}, ${gateways} gateway${gateways === 1 ? "" : "s"}, ${policies} polic${policies === 1 ? "y" : "ies"}\n`,
+    );
+  }
+  return EXIT_OK;
+}
+
+function parseAddressOption(flag: string) {
+  return (value: string): string => {
+    if (isAddress(value)) return value;
+    if (value.includes(":") && !/^[\d.]+:\d+$/.test(value)) {
+      throw new InvalidArgumentError(
+        `${JSON.stringify(value)} is IPv6; Hetzner Cloud private networks are IPv4-only, so flows through a gateway are IPv4`,
+      );
+    }
+    throw new InvalidArgumentError(`${JSON.stringify(value)} is not an IPv4 address (for example ${flag === "--src" ? "10.0.1.5" : "203.0.113.10"})`);
+  };
+}
+
+function parseDestination(value: string): { address: string; port: number | null } {
+  const match = /^([\d.]+)(?::(\d{1,5}))?$/.exec(value);
+  if (!match || !isAddress(match[1]!)) {
+    parseAddressOption("--dst")(value);
+    throw new InvalidArgumentError(`${JSON.stringify(value)} is not IP[:port] (for example 203.0.113.10:443)`);
+  }
+  const port = match[2] === undefined ? null : Number(match[2]);
+  if (port !== null && (port < 1 || port > 65535)) {
+    throw new InvalidArgumentError(`port ${port} is outside 1-65535`);
+  }
+  return { address: match[1]!, port };
+}
+
+export async function main(): Promise<void> {
+  process.exitCode = await run(process.argv.slice(2));
+}

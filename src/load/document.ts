@@ -1,0 +1,59 @@
+import type { SourceLocation } from "../diagnostics/diagnostic.js";
+
+export const API_VERSION = "natgw.dev/v1alpha1";
+export const KINDS = ["NatGateway", "EgressNATPolicy"] as const;
+export type Kind = (typeof KINDS)[number];
+
+/** A spec file's text, as read from disk or handed to `compile` by a program. */
+export interface SourceText {
+  readonly path: string;
+  readonly text: string;
+}
+
+export interface Position {
+  readonly line: number;
+  readonly column: number;
+}
+
+/** Where a node of the document starts: its value, and for a mapping entry its key. */
+export interface NodePosition {
+  readonly value: Position;
+  readonly key?: Position;
+}
+
+/** One YAML or JSON document with a known kind, and where each of its nodes is. */
+export interface SourceDocument {
+  readonly file: string;
+  /** 0-based position of the document in its file. */
+  readonly index: number;
+  readonly kind: Kind;
+  readonly data: Readonly<Record<string, unknown>>;
+  /** JSON pointer -> position, for every node in the document. */
+  readonly positions: ReadonlyMap<string, NodePosition>;
+}
+
+export function escapePointerToken(token: string): string {
+  return token.replace(/~/g, "~0").replace(/\//g, "~1");
+}
+
+export function childPointer(pointer: string, token: string | number): string {
+  return `${pointer}/${escapePointerToken(String(token))}`;
+}
+
+/**
+ * The location of a JSON pointer in its document. A pointer to a node that is not
+ * there (a missing field) falls back to its nearest ancestor; `key` prefers the
+ * position of a mapping key over its value (an unknown field is its key).
+ */
+export function locate(document: SourceDocument, pointer: string, prefer: "key" | "value" = "value"): SourceLocation {
+  let current = pointer;
+  for (;;) {
+    const found = document.positions.get(current);
+    if (found) {
+      const position = prefer === "key" && found.key ? found.key : found.value;
+      return { file: document.file, line: position.line, column: position.column, pointer };
+    }
+    if (current === "") return { file: document.file, line: 1, column: 1, pointer };
+    current = current.slice(0, current.lastIndexOf("/"));
+  }
+}

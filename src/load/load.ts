@@ -1,0 +1,209 @@
+import { LineCounter, isAlias, isMap, isScalar, isSeq, parseAllDocuments, type Node as YamlNode } from "yaml";
+import { diagnose } from "../diagnostics/catalogue.js";
+import type { Diagnostic, SourceLocation } from "../diagnostics/diagnostic.js";
+import { count, describeType, quote } from "../diagnostics/quote.js";
+import { closest } from "../diagnostics/suggest.js";
+import {
+  API_VERSION,
+  KINDS,
+  childPointer,
+  type Kind,
+  type NodePosition,
+  type SourceDocument,
+  type SourceText,
+} from "./document.js";
+
+/** Spec files are small; a 16 MiB limit still holds 50,000 policies and refuses a runaway file early. */
+export const MAX_FILE_BYTES = 16 * 1024 * 1024;
+
+/**
+ * YAML aliases may expand to at most this many nodes. A legitimate spec uses a few
+ * (a shared label set); an alias bomb needs millions, and is refused before it
+ * expands, in milliseconds.
+ */
+export const MAX_ALIAS_EXPANSIONS = 1000;
+
+export interface LoadResult {
+  readonly documents: SourceDocument[];
+  readonly diagnostics: Diagnostic[];
+}
+
+/** files -> documents with source positions. Pure: the caller reads the files. */
+export function load(sources: readonly SourceText[]): LoadResult {
+  const documents: SourceDocument[] = [];
+  const diagnostics: Diagnostic[] = [];
+  for (const source of sources) {
+    const result = loadFile(source);
+    documents.push(...result.documents);
+    diagnostics.push(...result.diagnostics);
+  }
+  return { documents, diagnostics };
+}
+
+function loadFile(source: SourceText): LoadResult {
+  const file = source.path;
+  const at = (line = 1, column = 1, pointer = ""): SourceLocation => ({ file, line, column, pointer });
+  const bytes = Buffer.byteLength(source.text, "utf8");
+  if (bytes > MAX_FILE_BYTES) {
+    return { documents: [], diagnostics: [diagnose("fileTooLarge", { bytes: count(bytes), limit: count(MAX_FILE_BYTES) }, at())] };
+  }
+  const text = source.text.replace(/^\uFEFF/, "");
+  const lineCounter = new LineCounter();
+  const positionOf = (offset: number) => {
+    const { line, col } = lineCounter.linePos(offset);
+    return { line, column: col };
+  };
+
+  if (file.toLowerCase().endsWith(".json")) {
+    const jsonError = strictJsonError(text);
+    if (jsonError) {
+      // LineCounter only learns line starts while parsing, so count them here.
+      const { line, column } = offsetToPosition(text, jsonError.offset);
+      return { documents: [], diagnostics: [diagnose("jsonSyntax", { detail: jsonError.detail }, at(line, column))] };
+    }
+  }
+
+  const parsed = parseAllDocuments(text, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true });
+  const yamlDocuments = Array.isArray(parsed) ? parsed : [];
+  const documents: SourceDocument[] = [];
+  const diagnostics: Diagnostic[] = [];
+  let nonEmpty = 0;
+
+  yamlDocuments.forEach((yamlDocument, index) => {
+    if (isEmptyDocument(yamlDocument.contents)) return;
+    nonEmpty += 1;
+    const errors = yamlDocument.errors;
+    for (const error of errors) {
+      const { line, column } = positionOf(error.pos[0]);
+      const detail = error.message.replace(/ at line \d+, column \d+.*$/s, "");
+      diagnostics.push(
+        error.code === "DUPLICATE_KEY"
+          ? diagnose("duplicateKey", { key: duplicateKeyName(text, error.pos) }, at(line, column))
+          : diagnose("yamlSyntax", { detail }, at(line, column)),
+      );
+    }
+    for (const warning of yamlDocument.warnings) {
+      const { line, column } = positionOf(warning.pos[0]);
+      diagnostics.push(diagnose("yamlWarning", { detail: warning.message.replace(/ at line \d+.*$/s, "") }, at(line, column)));
+    }
+    if (errors.length > 0) return;
+
+    const contents = yamlDocument.contents as YamlNode;
+    const start = positionOf(contents.range?.[0] ?? 0);
+    let data: unknown;
+    try {
+      data = yamlDocument.toJS({ maxAliasCount: MAX_ALIAS_EXPANSIONS });
+    } catch (error) {
+      if (error instanceof ReferenceError && /alias/i.test(error.message)) {
+        diagnostics.push(diagnose("aliasBomb", { limit: MAX_ALIAS_EXPANSIONS }, at(start.line, start.column)));
+        return;
+      }
+      throw error;
+    }
+
+    if (data === null || typeof data !== "object" || Array.isArray(data)) {
+      diagnostics.push(diagnose("notAMapping", { found: describeType(data) }, at(start.line, start.column)));
+      return;
+    }
+    const positions = new Map<string, NodePosition>();
+    recordPositions(contents, "", positions, positionOf);
+    const record = data as Record<string, unknown>;
+    const kind = checkHeader(record, (pointer, prefer) => {
+      const found = positions.get(pointer) ?? positions.get("");
+      const position = (prefer === "key" ? found?.key : undefined) ?? found?.value ?? start;
+      return at(position.line, position.column, pointer);
+    }, diagnostics);
+    if (kind) documents.push({ file, index, kind, data: record, positions });
+  });
+
+  if (nonEmpty === 0 && diagnostics.length === 0) diagnostics.push(diagnose("fileEmpty", {}, at()));
+  return { documents, diagnostics };
+}
+
+/** A `---` with nothing after it, or a file of comments, is no document. */
+function isEmptyDocument(contents: unknown): boolean {
+  if (contents === null || contents === undefined) return true;
+  return isScalar(contents) && contents.value === null && (contents as { source?: string }).source === "";
+}
+
+function checkHeader(
+  data: Record<string, unknown>,
+  locationOf: (pointer: string, prefer?: "key") => SourceLocation,
+  diagnostics: Diagnostic[],
+): Kind | undefined {
+  let ok = true;
+  if (!("apiVersion" in data)) {
+    diagnostics.push(diagnose("missingApiVersion", {}, locationOf("")));
+    ok = false;
+  } else if (data.apiVersion !== API_VERSION) {
+    diagnostics.push(diagnose("unknownApiVersion", { found: quote(data.apiVersion) }, locationOf("/apiVersion")));
+    ok = false;
+  }
+  if (!("kind" in data)) {
+    diagnostics.push(diagnose("missingKind", {}, locationOf("")));
+    return undefined;
+  }
+  const kind = data.kind;
+  if (typeof kind !== "string" || !(KINDS as readonly string[]).includes(kind)) {
+    const suggestion = typeof kind === "string" ? closest(kind, KINDS) : undefined;
+    diagnostics.push(diagnose("unknownKind", { found: quote(kind), ...(suggestion ? { suggestion } : {}) }, locationOf("/kind")));
+    return undefined;
+  }
+  return ok ? (kind as Kind) : undefined;
+}
+
+function recordPositions(
+  node: YamlNode | null | undefined,
+  pointer: string,
+  positions: Map<string, NodePosition>,
+  positionOf: (offset: number) => { line: number; column: number },
+  key?: { line: number; column: number },
+): void {
+  if (!node) return;
+  const value = positionOf(node.range?.[0] ?? 0);
+  positions.set(pointer, key ? { value, key } : { value });
+  // An alias points at a node recorded where it was anchored; walking it again is
+  // what an alias bomb wants, so its children stay unrecorded.
+  if (isAlias(node)) return;
+  if (isMap(node)) {
+    for (const pair of node.items) {
+      const keyNode = pair.key as YamlNode | null;
+      const name = isScalar(keyNode) ? String(keyNode.value) : String(keyNode);
+      const keyPosition = positionOf(keyNode?.range?.[0] ?? node.range?.[0] ?? 0);
+      const valueNode = (pair.value as YamlNode | null) ?? keyNode;
+      recordPositions(valueNode, childPointer(pointer, name), positions, positionOf, keyPosition);
+    }
+  } else if (isSeq(node)) {
+    node.items.forEach((item, index) => recordPositions(item as YamlNode, childPointer(pointer, index), positions, positionOf));
+  }
+}
+
+function duplicateKeyName(text: string, range: [number, number]): string {
+  const slice = text.slice(range[0], range[1]).split(/[:\n]/)[0]?.trim() ?? "";
+  return quote(slice || text.slice(range[0], range[0] + 40).split(/[:\n]/)[0]?.trim());
+}
+
+function strictJsonError(text: string): { detail: string; offset: number } | undefined {
+  try {
+    JSON.parse(text);
+    return undefined;
+  } catch (error) {
+    const message = (error as Error).message;
+    const match = /at position (\d+)/.exec(message);
+    const offset = match ? Number(match[1]) : text.length;
+    const detail = message.replace(/,? ?(in JSON )?at position \d+.*$/s, "").replace(/ in JSON$/, "") || "invalid JSON";
+    return { detail, offset };
+  }
+}
+
+function offsetToPosition(text: string, offset: number): { line: number; column: number } {
+  let line = 1;
+  let lineStart = 0;
+  for (let i = 0; i < offset && i < text.length; i++) {
+    if (text.charCodeAt(i) === 10) {
+      line += 1;
+      lineStart = i + 1;
+    }
+  }
+  return { line, column: offset - lineStart + 1 };
+}

@@ -1,0 +1,31 @@
+import { quote } from "../diagnostics/quote.js";
+import type { GatewayInput } from "./inputs.js";
+import type { Reporter } from "./reporter.js";
+
+/**
+ * Egress IP names are unique within a gateway (policies refer to them by name);
+ * a floating IP is routed to one server at a time, so one ID serves one gateway.
+ */
+export function checkEgressIPs(gateways: readonly GatewayInput[], reporter: Reporter): void {
+  const floatingOwners = new Map<number, string>();
+  for (const gateway of gateways) {
+    const names = new Set<string>();
+    gateway.settings.egressIPs.forEach((egressIP, index) => {
+      const pointer = `/spec/egressIPs/${index}`;
+      if (names.has(egressIP.name)) {
+        reporter.report("duplicateEgressIPName", { name: quote(egressIP.name) }, gateway.document, `${pointer}/name`);
+      }
+      names.add(egressIP.name);
+      if (egressIP.floatingIPId === undefined) return;
+      const owner = floatingOwners.get(egressIP.floatingIPId);
+      if (owner) {
+        reporter.report("floatingIPReused", { id: egressIP.floatingIPId, other: owner }, gateway.document, `${pointer}/floatingIPId`);
+      } else {
+        floatingOwners.set(
+          egressIP.floatingIPId,
+          `egress IP ${quote(egressIP.name)} of gateway ${quote(gateway.settings.name)} (${reporter.where(gateway.document, `${pointer}/floatingIPId`)})`,
+        );
+      }
+    });
+  }
+}

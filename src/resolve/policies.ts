@@ -1,0 +1,180 @@
+import { quote } from "../diagnostics/quote.js";
+import { closest } from "../diagnostics/suggest.js";
+import { policyEgressIP } from "./defaults.js";
+import { LINK_LOCAL } from "./hetzner.js";
+import type { GatewayInput, PolicyInput } from "./inputs.js";
+import { contains, formatRange, mergeRanges, overlaps, type Cidr, type Ipv4Range } from "./ip.js";
+import type { Located, Reporter } from "./reporter.js";
+
+/** A policy whose gateway and egress IP exist, with the egress IP default applied. */
+export interface BoundPolicy {
+  readonly input: PolicyInput;
+  readonly gateway: GatewayInput;
+  readonly egressIP: string;
+}
+
+/** Follows each policy's gatewayRef and egressIP; reports the ones that lead nowhere. */
+export function bindPolicies(
+  policies: readonly PolicyInput[],
+  gateways: ReadonlyMap<string, GatewayInput>,
+  declaredGateways: readonly string[],
+  reporter: Reporter,
+): BoundPolicy[] {
+  const bound: BoundPolicy[] = [];
+  for (const policy of policies) {
+    const gateway = gateways.get(policy.gatewayName);
+    if (!gateway) {
+      // A gateway that is declared but failed its own checks is not "nothing".
+      if (!declaredGateways.includes(policy.gatewayName)) {
+        const suggestion = closest(policy.gatewayName, declaredGateways);
+        reporter.report(
+          "unknownGateway",
+          {
+            name: quote(policy.gatewayName),
+            known: declaredGateways.length ? declaredGateways.map((name) => quote(name)).join(", ") : "none",
+            ...(suggestion ? { suggestion } : {}),
+          },
+          policy.document,
+          "/spec/gatewayRef/name",
+        );
+      }
+      continue;
+    }
+    const names = gateway.settings.egressIPs.map((egressIP) => egressIP.name);
+    if (policy.egressIP !== undefined && !names.includes(policy.egressIP)) {
+      const suggestion = closest(policy.egressIP, names);
+      reporter.report(
+        "unknownEgressIP",
+        {
+          name: quote(policy.egressIP),
+          gateway: quote(gateway.settings.name),
+          known: names.map((name) => quote(name)).join(", "),
+          ...(suggestion ? { suggestion } : {}),
+        },
+        policy.document,
+        "/spec/egressIP",
+      );
+      continue;
+    }
+    bound.push({ input: policy, gateway, egressIP: policyEgressIP(policy.egressIP, gateway.settings.egressIPs) });
+  }
+  return bound;
+}
+
+/**
+ * Each policy's traffic must reach its gateway (sources inside the gateway's
+ * sources, destinations public and covered by its routes), and no two policies
+ * may send the same flow out of two egress IPs.
+ */
+export function checkPolicies(policies: readonly BoundPolicy[], reporter: Reporter): void {
+  for (const policy of policies) checkReach(policy, reporter);
+  const byGateway = new Map<string, BoundPolicy[]>();
+  for (const policy of policies) {
+    const list = byGateway.get(policy.gateway.settings.name) ?? [];
+    list.push(policy);
+    byGateway.set(policy.gateway.settings.name, list);
+  }
+  for (const list of byGateway.values()) checkConflicts(list, reporter);
+}
+
+function checkReach(policy: BoundPolicy, reporter: Reporter): void {
+  const { input, gateway } = policy;
+  const gatewaySources = mergeRanges(gateway.sources.map((source) => source.value));
+  const routes = mergeRanges(gateway.routes.map((route) => route.value));
+  for (const source of input.sources) {
+    if (!coveredBy(source.value, gatewaySources)) {
+      reporter.report(
+        "policySourceOutside",
+        {
+          source: quote(source.value.text),
+          gateway: quote(gateway.settings.name),
+          sources: gateway.sources.map((s) => s.value.text).join(", "),
+        },
+        input.document,
+        source.pointer,
+      );
+    }
+  }
+  for (const destination of input.destinations) {
+    if (overlaps(destination.value, gateway.ipRange)) {
+      reporter.report(
+        "policyDestinationPrivate",
+        { destination: quote(destination.value.text), ipRange: quote(gateway.ipRange.text) },
+        input.document,
+        destination.pointer,
+      );
+    } else if (overlaps(destination.value, LINK_LOCAL)) {
+      reporter.report("policyDestinationLinkLocal", { destination: quote(destination.value.text) }, input.document, destination.pointer);
+    } else if (!coveredBy(destination.value, routes)) {
+      reporter.report(
+        "policyDestinationUnrouted",
+        {
+          destination: quote(destination.value.text),
+          gateway: quote(gateway.settings.name),
+          routes: gateway.routes.map((route) => route.value.text).join(", "),
+        },
+        input.document,
+        destination.pointer,
+      );
+    }
+  }
+}
+
+/** Whether one range lies inside the union of merged, sorted ranges. */
+function coveredBy(range: Ipv4Range, merged: readonly Ipv4Range[]): boolean {
+  return merged.some((candidate) => contains(candidate, range));
+}
+
+interface Rectangle {
+  readonly policy: BoundPolicy;
+  readonly source: Located<Cidr>;
+  readonly destination: Located<Cidr>;
+}
+
+/**
+ * Two policies conflict when a flow (source × destination) matches both and they
+ * name different egress IPs. Rectangles are swept in source order, keeping only
+ * those whose source range is still open, and each conflicting pair of policies is
+ * reported once, at the later policy in name order.
+ */
+function checkConflicts(policies: readonly BoundPolicy[], reporter: Reporter): void {
+  const rectangles: Rectangle[] = [];
+  for (const policy of [...policies].sort((a, b) => (a.input.name < b.input.name ? -1 : a.input.name > b.input.name ? 1 : 0))) {
+    for (const source of policy.input.sources) {
+      for (const destination of policy.input.destinations) rectangles.push({ policy, source, destination });
+    }
+  }
+  rectangles.sort((a, b) => a.source.value.first - b.source.value.first);
+  const reported = new Set<string>();
+  let open: Rectangle[] = [];
+  for (const current of rectangles) {
+    open = open.filter((candidate) => candidate.source.value.last >= current.source.value.first);
+    for (const other of open) {
+      if (other.policy.egressIP === current.policy.egressIP) continue;
+      if (!overlaps(other.destination.value, current.destination.value)) continue;
+      const [earlier, later] = other.policy.input.name < current.policy.input.name ? [other, current] : [current, other];
+      const pair = `${earlier.policy.input.name}\0${later.policy.input.name}`;
+      if (reported.has(pair)) continue;
+      reported.add(pair);
+      const flowSource = intersection(earlier.source.value, later.source.value);
+      const flowDestination = intersection(earlier.destination.value, later.destination.value);
+      reporter.report(
+        "policyConflict",
+        {
+          policy: quote(later.policy.input.name),
+          egressIP: quote(later.policy.egressIP),
+          other: quote(earlier.policy.input.name),
+          otherEgressIP: quote(earlier.policy.egressIP),
+          example: `${formatRange(flowSource)} to ${formatRange(flowDestination)}`,
+        },
+        later.policy.input.document,
+        later.destination.pointer,
+      );
+    }
+    open.push(current);
+  }
+}
+
+function intersection(a: Ipv4Range, b: Ipv4Range): Ipv4Range {
+  return { first: Math.max(a.first, b.first), last: Math.min(a.last, b.last) };
+}

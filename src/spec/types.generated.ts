@@ -1,0 +1,284 @@
+// Generated from schema/natgw.schema.json by `npm run generate`. Do not edit: change the schema.
+
+/**
+ * One document of a natgw spec: a NatGateway (the gateway hosts, their network, egress IPs and routes) or an EgressNATPolicy (which sources reach which destinations through which egress IP).
+ */
+export type SpecDocument = {
+  apiVersion: ApiVersion;
+  /**
+   * What this document declares.
+   */
+  kind: "NatGateway" | "EgressNATPolicy";
+};
+/**
+ * The version of the natgw spec this document is written against.
+ */
+export type ApiVersion = "natgw.dev/v1alpha1";
+/**
+ * An IPv4 network in CIDR notation, address/prefix length.
+ */
+export type IPv4CIDR = string;
+/**
+ * An IPv4 address in dotted-quad notation.
+ */
+export type IPv4Address = string;
+
+/**
+ * An egress NAT gateway: one member (Single) or two (HA) on a Hetzner Cloud private network, with floating egress IPs and the network routes that send workers' traffic to the active member.
+ */
+export interface NatGateway {
+  apiVersion: ApiVersion;
+  /**
+   * Declares a NAT gateway.
+   */
+  kind: "NatGateway";
+  metadata: GatewayMetadata;
+  spec: NatGatewaySpec;
+}
+/**
+ * The gateway's name and labels.
+ */
+export interface GatewayMetadata {
+  /**
+   * A DNS label that prefixes every Hetzner resource and host name of this gateway (`<name>-1`, `<name>-2`). At most 50 characters, so that member host names stay within the 63 characters of a DNS label.
+   */
+  name: string;
+  labels?: Labels;
+}
+/**
+ * Labels copied to every Hetzner resource of the gateway. Keys and values follow Hetzner's label rules: a key is an optional DNS-subdomain prefix and `/`, then a name of 1 to 63 characters; a value has 0 to 63 characters; names and values use letters, digits, `-`, `_` and `.` and begin and end with a letter or digit. The prefix `natgw.dev/` is reserved for natgw's own labels.
+ */
+export interface Labels {
+  [k: string]: string;
+}
+/**
+ * What the gateway is, where it runs and what it forwards.
+ */
+export interface NatGatewaySpec {
+  /**
+   * The Hetzner Cloud location of the members and floating IPs. It must lie in the network zone of `network.zone`.
+   */
+  location: "fsn1" | "nbg1" | "hel1" | "ash" | "hil" | "sin";
+  network: Network;
+  cluster?: Cluster;
+  highAvailability?: HighAvailability;
+  members?: Members;
+  /**
+   * Floating IPv4 addresses the gateway SNATs to, in order. The first is the default egress IP for all sources; EgressNATPolicies send chosen traffic out of the others. With `portsPerSource`, egress IPs that no policy names also take the sources that no longer fit on the first. Each is created, or an existing one is attached by `floatingIPId`.
+   *
+   * @minItems 1
+   * @maxItems 256
+   */
+  egressIPs?: [EgressIP, ...EgressIP[]];
+  ipv6?: IPv6;
+  /**
+   * Destinations of the network routes pointed at the active member. Hetzner accepts `0.0.0.0/0` or RFC 1918 destinations that overlap no subnet; routes of all gateways on one network must not overlap.
+   *
+   * @minItems 1
+   */
+  routes?: [IPv4CIDR, ...IPv4CIDR[]];
+  /**
+   * Private networks allowed to egress through the gateway; traffic from elsewhere is not forwarded. Each must lie inside `network.ipRange`. Default: `network.ipRange`.
+   *
+   * @minItems 1
+   */
+  sources?: [IPv4CIDR, ...IPv4CIDR[]];
+  /**
+   * Gives every source IP a fixed, non-overlapping block of this many SNAT ports on each egress IP that serves it, from the range 1024-65535 (64,512 ports, so one egress IP holds 64,512 / portsPerSource sources). A power of two from 8 to 32,768, so blocks tile the range. Without it, ports are shared by all sources.
+   */
+  portsPerSource?: 8 | 16 | 32 | 64 | 128 | 256 | 512 | 1024 | 2048 | 4096 | 8192 | 16384 | 32768;
+  security?: Security;
+  metrics?: Metrics;
+}
+/**
+ * The Hetzner Cloud private network the members attach to: an existing one by `id` or `name`, or one natgw creates (`create: true`, optionally named by `name`).
+ */
+export interface Network {
+  /**
+   * The ID of an existing network. Exclusive with `name` and `create`.
+   */
+  id?: number;
+  /**
+   * The name of an existing network, or with `create: true` the name of the network to create (default: `<gateway>-network`).
+   */
+  name?: string;
+  /**
+   * Create the network and its subnet instead of using an existing one.
+   */
+  create?: boolean;
+  ipRange: IPv4CIDR;
+  subnet: IPv4CIDR;
+  /**
+   * The network zone of the subnet. Default: the zone of `location` (eu-central for fsn1, nbg1 and hel1; us-east for ash; us-west for hil; ap-southeast for sin).
+   */
+  zone?: "eu-central" | "us-east" | "us-west" | "ap-southeast";
+}
+/**
+ * What the cluster behind the gateway must satisfy. natgw checks these and changes nothing in the cluster.
+ */
+export interface Cluster {
+  /**
+   * The workers are attached to the private network. Must be true: the gateway only forwards traffic that arrives over the private network.
+   */
+  privateNetworking?: boolean;
+  /**
+   * The cluster runs its own host firewall on the workers. Must be false: a host firewall and a NAT gateway are separate operating modes.
+   */
+  hostFirewall?: boolean;
+  /**
+   * How the cluster's API is reached.
+   */
+  controlPlane?: {
+    /**
+     * The cluster API is reachable only over the private network. Must be false: not supported with a NAT gateway.
+     */
+    privateOnly?: boolean;
+  };
+  /**
+   * Networks allowed to reach the cluster API. Workers reach it from the egress IPs, so these must include them; natgw warns about each egress IP whose address it cannot show to be inside. Empty means the API is open to all.
+   */
+  apiAllowedNetworks?: IPv4CIDR[];
+}
+/**
+ * HA runs two members: the active one owns the routes and floating IPs, the standby takes over on failure (keepalived VRRP over the private network). Single runs one member.
+ */
+export interface HighAvailability {
+  /**
+   * Two members with failover (true) or one member (false).
+   */
+  enabled?: boolean;
+}
+/**
+ * The gateway hosts: two in HA, one in Single.
+ */
+export interface Members {
+  /**
+   * The Hetzner Cloud server type of each member.
+   */
+  serverType?: string;
+  /**
+   * The operating system image of each member. natgw's host files target Debian (systemd, nftables, keepalived from Debian's packages).
+   */
+  image?: "debian-12" | "debian-13";
+  /**
+   * The members' addresses in `network.subnet`, one per member, in member order. Default: the highest free addresses of the subnet, which Hetzner hands out last when it assigns addresses itself.
+   *
+   * @minItems 1
+   * @maxItems 2
+   */
+  privateIPs?: [IPv4Address] | [IPv4Address, IPv4Address];
+  /**
+   * Names of Hetzner Cloud SSH keys installed for root on each member.
+   */
+  sshKeys?: string[];
+}
+/**
+ * A floating IPv4 the gateway SNATs to.
+ */
+export interface EgressIP {
+  /**
+   * A DNS label naming this egress IP; EgressNATPolicies refer to it by this name.
+   */
+  name: string;
+  /**
+   * The ID of an existing floating IPv4 to attach instead of creating one.
+   */
+  floatingIPId?: number;
+}
+/**
+ * Public IPv6 on the members themselves. Workload egress stays IPv4: Hetzner private networks are IPv4-only.
+ */
+export interface IPv6 {
+  /**
+   * Give each member a public IPv6 address.
+   */
+  enabled?: boolean;
+}
+/**
+ * Security defaults. Forwarded traffic to 169.254.169.254 is always dropped, and the metrics endpoint always listens on the private IP only.
+ */
+export interface Security {
+  /**
+   * Drop forwarded outbound TCP to port 25.
+   */
+  blockSMTP25?: boolean;
+  /**
+   * Networks allowed to reach SSH on the members. Terraform pushes configuration changes over SSH, so include the address your pipeline runs from. Empty closes SSH.
+   */
+  sshAllowedCIDRs?: IPv4CIDR[];
+}
+/**
+ * The members' metrics endpoint, on their private IP only.
+ */
+export interface Metrics {
+  /**
+   * Serve metrics on the private IP.
+   */
+  enabled?: boolean;
+  /**
+   * The TCP port of the metrics endpoint.
+   */
+  port?: number;
+}
+/**
+ * The policy's name and labels.
+ */
+export interface PolicyMetadata {
+  /**
+   * A DNS label naming the policy; it names the policy's sets and counters on the hosts.
+   */
+  name: string;
+  labels?: Labels;
+}
+/**
+ * Traffic from `sources` to `destinations` leaves through the named egress IP of the referenced gateway, for example so that a partner can allowlist it.
+ */
+export interface EgressNATPolicy {
+  apiVersion: ApiVersion;
+  /**
+   * Declares an egress NAT policy.
+   */
+  kind: "EgressNATPolicy";
+  metadata: PolicyMetadata;
+  spec: EgressNATPolicySpec;
+}
+/**
+ * Which traffic the policy matches and where it leaves.
+ */
+export interface EgressNATPolicySpec {
+  /**
+   * Private networks the policy applies to; each must lie inside the gateway's `sources`.
+   *
+   * @minItems 1
+   */
+  sources: [CIDRSelector, ...CIDRSelector[]];
+  /**
+   * Public destinations the policy applies to; a route of the gateway must cover each.
+   *
+   * @minItems 1
+   */
+  destinations: [CIDRSelector, ...CIDRSelector[]];
+  /**
+   * What to do with matching traffic: SNAT it to `egressIP`.
+   */
+  action?: "SNAT";
+  /**
+   * The NatGateway this policy applies to.
+   */
+  gatewayRef: {
+    /**
+     * `metadata.name` of a NatGateway in the same spec.
+     */
+    name: string;
+  };
+  /**
+   * The `name` of one of the gateway's `egressIPs`. Default: the gateway's first egress IP.
+   */
+  egressIP?: string;
+}
+/**
+ * An IPv4 network.
+ */
+export interface CIDRSelector {
+  cidr: IPv4CIDR;
+}

@@ -1,0 +1,214 @@
+import type { ErrorObject } from "ajv";
+import ipaddr from "ipaddr.js";
+import { diagnose } from "../diagnostics/catalogue.js";
+import type { Diagnostic, SourceLocation } from "../diagnostics/diagnostic.js";
+import { describeType, oneOf, quote } from "../diagnostics/quote.js";
+import { closest } from "../diagnostics/suggest.js";
+import { childPointer, locate, type SourceDocument } from "../load/document.js";
+import { dereference, type SchemaNode } from "../spec/schema.js";
+
+/** One ajv error -> one diagnostic that says which field, what was expected and what was found. */
+export function explainSchemaError(document: SourceDocument, error: ErrorObject): Diagnostic {
+  const pointer = error.instancePath;
+  const at = locate(document, pointer);
+  const field = fieldName(pointer);
+  const parentSchema = (error.parentSchema ?? {}) as SchemaNode;
+  const value = error.data;
+
+  switch (error.keyword) {
+    case "required": {
+      const missing = (error.params as { missingProperty: string }).missingProperty;
+      const child = parentSchema.properties?.[missing];
+      const example = child ? exampleOf(dereference(child)) : undefined;
+      return diagnose("missingField", { field: missing, parent: field, ...(example ? { example } : {}) }, at);
+    }
+    case "additionalProperties": {
+      const extra = (error.params as { additionalProperty: string }).additionalProperty;
+      const allowed = Object.keys(parentSchema.properties ?? {});
+      const suggestion = closest(extra, allowed);
+      return diagnose(
+        "unknownField",
+        { field: quote(extra), parent: field, allowed: allowed.join(", "), ...(suggestion ? { suggestion } : {}) },
+        locate(document, childPointer(pointer, extra), "key"),
+      );
+    }
+    case "propertyNames": {
+      const name = (error.params as { propertyName: string }).propertyName;
+      return diagnose("badLabelKey", { found: quote(name) }, locate(document, childPointer(pointer, name), "key"));
+    }
+    case "type": {
+      const expected = expectedType(parentSchema);
+      const example = exampleOf(parentSchema);
+      return diagnose(
+        "wrongType",
+        { field, expected, found: describeType(value), ...(example ? { example: `\`${example}\`` } : {}) },
+        at,
+      );
+    }
+    case "enum":
+    case "const": {
+      const allowed = (error.keyword === "enum" ? parentSchema.enum : [parentSchema.const]) ?? [];
+      if (pointer.endsWith("/portsPerSource")) return portsPerSourceError(value, at);
+      const suggestion = typeof value === "string" ? closest(value, allowed.map(String)) : undefined;
+      return diagnose(
+        "notAllowedValue",
+        {
+          field,
+          allowed: oneOf(allowed.map((item) => `\`${String(item)}\``)),
+          found: describeType(value),
+          ...(suggestion ? { suggestion } : {}),
+        },
+        at,
+      );
+    }
+    case "pattern":
+    case "maxLength":
+    case "minLength":
+      return stringError(error, document, field, parentSchema);
+    case "minimum":
+    case "maximum": {
+      const { limit } = error.params as { limit: number };
+      const rule =
+        parentSchema.minimum !== undefined && parentSchema.maximum !== undefined
+          ? `from ${parentSchema.minimum} to ${parentSchema.maximum}`
+          : error.keyword === "minimum"
+            ? `at least ${limit}`
+            : `at most ${limit}`;
+      return diagnose("outOfRange", { field, rule, found: describeType(value) }, at);
+    }
+    case "minItems":
+    case "maxItems": {
+      const { limit } = error.params as { limit: number };
+      const rule = error.keyword === "minItems" ? `at least ${plural(limit, "entry", "entries")}` : `at most ${plural(limit, "entry", "entries")}`;
+      return diagnose("listLength", { field, rule, found: Array.isArray(value) ? value.length : 0 }, at);
+    }
+    case "uniqueItems": {
+      const { i } = error.params as { i: number; j: number };
+      const item = Array.isArray(value) ? value[i] : undefined;
+      return diagnose("duplicateItem", { field, found: quote(item) }, locate(document, childPointer(pointer, i)));
+    }
+    default:
+      return diagnose("schemaOther", { field, detail: error.message ?? "is invalid" }, at);
+  }
+}
+
+function stringError(error: ErrorObject, document: SourceDocument, field: string, parentSchema: SchemaNode): Diagnostic {
+  const pointer = error.instancePath;
+  const at = locate(document, pointer);
+  const value = String(error.data);
+  if (error.schemaPath.includes("/$defs/Labels/")) {
+    const key = pointer.slice(pointer.lastIndexOf("/") + 1).replace(/~1/g, "/").replace(/~0/g, "~");
+    return diagnose("badLabelValue", { key: quote(key), found: quote(value) }, at);
+  }
+  if (parentSchema.title === "IPv4 CIDR") return cidrError(field, value, at);
+  if (parentSchema.title === "IPv4 address") return addressError(field, value, at);
+  const rule = stringRule(parentSchema);
+  const suggestion = parentSchema.pattern?.startsWith("^[a-z]") ? asDnsLabel(value, parentSchema.maxLength) : undefined;
+  return diagnose(
+    "badName",
+    { field, rule, found: quote(value), ...(suggestion && suggestion !== value ? { suggestion } : {}) },
+    at,
+  );
+}
+
+function stringRule(node: SchemaNode): string {
+  const length = `${node.minLength ?? 1} to ${node.maxLength} characters`;
+  if (node.pattern?.startsWith("^[a-z]")) {
+    return `a DNS label of ${length}: lowercase letters, digits and \`-\`, beginning with a letter and ending with a letter or digit`;
+  }
+  if (node.pattern?.startsWith("^[a-z0-9]")) {
+    return `${length} of lowercase letters, digits and \`-\`, beginning and ending with a letter or digit`;
+  }
+  if (node.pattern?.startsWith("^[a-z][a-z0-9]")) return `${length} of lowercase letters and digits`;
+  return `${length} of letters, digits, \`-\`, \`_\`, \`.\` and \`@\`, beginning and ending with a letter or digit`;
+}
+
+/** "Prod_Egress\n}" -> "prod-egress": what the user most likely meant. */
+function asDnsLabel(value: string, maxLength = 63 as unknown): string | undefined {
+  const limit = typeof maxLength === "number" ? maxLength : 63;
+  const label = value
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, "-")
+    .replace(/^[^a-z]+/, "")
+    .slice(0, limit)
+    .replace(/-+$/, "");
+  return label.length > 0 ? label : undefined;
+}
+
+function cidrError(field: string, value: string, at: SourceLocation): Diagnostic {
+  const [address, prefix] = value.split("/");
+  if (address && ipaddr.IPv6.isValid(address) && !ipaddr.IPv4.isValidFourPartDecimal(address)) {
+    return diagnose("ipv6NotSupported", { field, found: quote(value) }, at);
+  }
+  if (address && ipaddr.IPv4.isValidFourPartDecimal(address) && prefix === undefined) {
+    return diagnose("badCidr", { field, found: quote(value), suggestion: `${address}/32` }, at);
+  }
+  return diagnose("badCidr", { field, found: quote(value) }, at);
+}
+
+function addressError(field: string, value: string, at: SourceLocation): Diagnostic {
+  if (ipaddr.IPv6.isValid(value)) return diagnose("ipv6NotSupported", { field, found: quote(value) }, at);
+  const [address] = value.split("/");
+  const suggestion = address && ipaddr.IPv4.isValidFourPartDecimal(address) ? address : undefined;
+  return diagnose("badAddress", { field, found: quote(value), ...(suggestion ? { suggestion } : {}) }, at);
+}
+
+function portsPerSourceError(value: unknown, at: SourceLocation): Diagnostic {
+  let suggestion: string | undefined;
+  if (typeof value === "number" && value > 0) {
+    const nearest = 2 ** Math.round(Math.log2(value));
+    suggestion = String(Math.min(32768, Math.max(8, nearest)));
+  }
+  return diagnose("badPortsPerSource", { found: describeType(value), ...(suggestion ? { suggestion } : {}) }, at);
+}
+
+function expectedType(node: SchemaNode): string {
+  switch (node.type) {
+    case "object":
+      return "a mapping";
+    case "array":
+      return "a list";
+    case "integer":
+      return "an integer";
+    case "number":
+      return "a number";
+    case "boolean":
+      return "true or false";
+    case "string":
+      return "a string";
+    default:
+      return String(node.type);
+  }
+}
+
+/** The schema's first example, written as it would be in YAML flow style. */
+function exampleOf(node: SchemaNode): string | undefined {
+  const example = node.examples?.[0];
+  if (example === undefined) return undefined;
+  return toFlowYaml(example);
+}
+
+function toFlowYaml(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(toFlowYaml).join(", ")}]`;
+  if (value !== null && typeof value === "object") {
+    return `{ ${Object.entries(value).map(([k, v]) => `${k}: ${toFlowYaml(v)}`).join(", ")} }`;
+  }
+  return String(value);
+}
+
+/** "/spec/routes/0" -> "spec.routes[0]"; the document itself is "the document". */
+export function fieldName(pointer: string): string {
+  if (pointer === "") return "the document";
+  let name = "";
+  for (const raw of pointer.slice(1).split("/")) {
+    const token = raw.replace(/~1/g, "/").replace(/~0/g, "~");
+    if (/^\d+$/.test(token)) name += `[${token}]`;
+    else if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(token)) name += name ? `.${token}` : token;
+    else name += `[${quote(token)}]`;
+  }
+  return name;
+}
+
+function plural(n: number, one: string, many: string): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
