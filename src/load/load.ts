@@ -178,9 +178,11 @@ function recordPositions(
   }
 }
 
+/** The key the parser flagged: its text from the flagged offset up to the `:` (quoted keys whole). */
 function duplicateKeyName(text: string, range: [number, number]): string {
-  const slice = text.slice(range[0], range[1]).split(/[:\n]/)[0]?.trim() ?? "";
-  return quote(slice || text.slice(range[0], range[0] + 40).split(/[:\n]/)[0]?.trim());
+  const match = /^("(?:[^"\\\n]|\\.)*"|'[^'\n]*'|[^:\n]+)/.exec(text.slice(range[0], range[0] + 200));
+  const raw = match?.[1]?.trim() ?? "";
+  return quote(/^["']/.test(raw) ? raw.slice(1, -1) : raw);
 }
 
 function strictJsonError(text: string): { detail: string; offset: number } | undefined {

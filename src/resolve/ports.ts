@@ -83,7 +83,7 @@ export function allocatePortBlocks(
     reporter.report(
       "portsDoNotFit",
       {
-        detail: `sources need ${count(needed)} blocks of ${count(portsPerSource)} ports, ${count(needed * portsPerSource)} ports; the ${pool.length === 1 ? "default egress IP" : `${pool.length} default egress IPs`} (${pool.map((p) => quote(p)).join(", ")}) hold ${count(pool.length * perEgressIP)} blocks, ${count(pool.length * perEgressIP * portsPerSource)} ports`,
+        detail: `sources need ${count(needed)} blocks of ${count(portsPerSource)} ports, ${count(needed * portsPerSource)} ports; the ${pool.length === 1 ? "default egress IP" : `${pool.length} default egress IPs`} (${pool.map((p) => quote(p)).join(", ")}) ${pool.length === 1 ? "holds" : "hold"} ${count(pool.length * perEgressIP)} blocks, ${count(pool.length * perEgressIP * portsPerSource)} ports`,
         fix: `add ${moreIPs} egress IP${moreIPs === 1 ? "" : "s"} that no policy names${smaller ? `, or use portsPerSource ${smaller}` : ""}`,
       },
       gateway.document,
