@@ -163,7 +163,8 @@ function arrayText(root: Schema, schema: Schema): string {
   const items = schema.items ? resolveRef(root, schema.items) : undefined;
   const itemText = !items ? "any" : items.schema.properties ? "objects" : typeText(root, items);
   const last = schema.maxItems ?? schema.minItems;
-  const limits = [rangeText(schema.minItems, schema.maxItems, last === 1 ? " item" : " items")];
+  const minimum = schema.minItems === 0 ? undefined : schema.minItems;
+  const limits = [rangeText(minimum, schema.maxItems, last === 1 ? " item" : " items")];
   if (schema.uniqueItems) limits.push("unique");
   return [`list of ${itemText}`, ...limits.filter(Boolean)].join("; ");
 }

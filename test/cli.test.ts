@@ -1,0 +1,147 @@
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { run } from "../src/cli/main.js";
+import type { CliIO } from "../src/cli/io.js";
+
+/** Runs the real bin, as a user would (dist/ is built by the global setup). */
+function natgw(args: string[], env: Record<string, string> = {}) {
+  const result = spawnSync(process.execPath, ["bin/natgw.js", ...args], {
+    encoding: "utf8",
+    env: { PATH: process.env.PATH ?? "", ...env },
+  });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** Runs the CLI in-process with a pretend terminal. */
+async function inProcess(args: string[], options: { tty: boolean; env?: Record<string, string> }) {
+  let stdout = "";
+  let stderr = "";
+  const io: CliIO = {
+    stdout: (text) => (stdout += text),
+    stderr: (text) => (stderr += text),
+    env: options.env ?? {},
+    stdoutIsTTY: options.tty,
+    stderrIsTTY: options.tty,
+  };
+  const code = await run(args, io);
+  return { code, stdout, stderr };
+}
+
+const scratch = mkdtempSync(join(tmpdir(), "natgw-cli-"));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+const bad = join(scratch, "bad.yaml");
+writeFileSync(bad, readFileSync("examples/single.yaml", "utf8").replace("egressIPs:", "egressIps:"));
+
+describe("natgw validate", () => {
+  it("exits 0 and says so for the examples", () => {
+    const result = natgw(["validate", "examples/single.yaml", "examples/ha.yaml", "examples/policies.yaml", "examples/ports.yaml"]);
+    expect(result).toMatchObject({ code: 0, stdout: "valid: 4 files, 4 gateways, 3 policies\n", stderr: "" });
+  });
+
+  it("exits 1 with file:line:col diagnostics for a bad spec", () => {
+    const result = natgw(["validate", bad]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe(
+      `${bad}:21:3: error: unknown field "egressIps" in spec; did you mean \`egressIPs\`? (/spec/egressIps)\n1 error, 0 warnings\n`,
+    );
+  });
+
+  it("prints the same diagnostics as a JSON array with --format json", () => {
+    const result = natgw(["validate", bad, "--format", "json"]);
+    expect(result.code).toBe(1);
+    expect(JSON.parse(result.stdout)).toEqual([
+      {
+        file: bad,
+        line: 21,
+        column: 3,
+        severity: "error",
+        code: "NATGW102",
+        message: 'unknown field "egressIps" in spec',
+        hint: "did you mean `egressIPs`?",
+        pointer: "/spec/egressIps",
+      },
+    ]);
+  });
+
+  it("prints an empty JSON array for a valid spec", () => {
+    expect(natgw(["validate", "examples/ha.yaml", "--format", "json"])).toMatchObject({ code: 0, stdout: "[]\n" });
+  });
+
+  it("exits 2 for a file it cannot read, without a stack trace", () => {
+    const result = natgw(["validate", join(scratch, "missing.yaml")]);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toContain("missing.yaml:1:1: error: cannot read the file: no such file");
+    expect(result.stdout + result.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe("natgw explain", () => {
+  it("shows a policy flow's egress IP", () => {
+    const result = natgw(["explain", "examples/policies.yaml", "--src", "10.20.16.5", "--dst", "203.0.113.10:443"]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain("policy     payments-api\n");
+    expect(result.stdout).toContain("verdict    SNAT to egress IP payments\n");
+  });
+
+  it("shows a portsPerSource flow's port block", () => {
+    const result = natgw(["explain", "examples/ports.yaml", "--src", "10.30.8.1", "--dst", "192.0.2.1:443", "--proto", "udp"]);
+    expect(result.stdout).toContain("ports      2048-3071 (portsPerSource 1024)\n");
+  });
+
+  it("answers in JSON with --format json", () => {
+    const result = natgw(["explain", "examples/ha.yaml", "--src", "10.0.3.3", "--dst", "192.0.2.1:25", "--format", "json"]);
+    expect(JSON.parse(result.stdout)).toMatchObject({ verdict: "dropped", gateway: "prod-egress" });
+  });
+
+  it.each([
+    [["--src", "fd00::1", "--dst", "192.0.2.1"], /IPv4-only/],
+    [["--src", "10.0.0.5", "--dst", "192.0.2.1:70000"], /outside 1-65535/],
+    [["--src", "10.0.0.5", "--dst", "192.0.2.1", "--proto", "icmp"], /Allowed choices are tcp, udp/],
+    [["--dst", "192.0.2.1"], /required option '--src <ip>'/],
+  ])("exits 2 on a bad flow: %j", (args, message) => {
+    const result = natgw(["explain", "examples/ha.yaml", ...args]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(message);
+  });
+
+  it("exits 1 and prints the diagnostics when the spec is invalid", () => {
+    const result = natgw(["explain", bad, "--src", "10.1.0.5", "--dst", "192.0.2.1"]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain("did you mean `egressIPs`?");
+  });
+});
+
+describe("natgw", () => {
+  it("prints the schema", () => {
+    const result = natgw(["schema"]);
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout).$id).toBe("https://natgw.dev/schema/v1alpha1/natgw.schema.json");
+  });
+
+  it("prints its version and help, exit 0", () => {
+    expect(natgw(["--version"])).toMatchObject({ code: 0, stdout: `${JSON.parse(readFileSync("package.json", "utf8")).version}\n` });
+    const help = natgw(["--help"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/validate .*\n(.*\n)*\s+explain .*\n(.*\n)*\s+schema/);
+  });
+
+  it.each([[[]], [["frobnicate"]], [["validate"]], [["validate", "--format", "xml", "examples/ha.yaml"]]])(
+    "exits 2 on a usage error: %j",
+    (args) => {
+      expect(natgw(args).code).toBe(2);
+    },
+  );
+
+  it("colours diagnostics on a terminal", async () => {
+    const result = await inProcess(["validate", bad], { tty: true });
+    expect(result.stdout).toContain("\u001b[31merror:");
+  });
+
+  it("never colours with NO_COLOR, nor off a terminal", async () => {
+    expect((await inProcess(["validate", bad], { tty: true, env: { NO_COLOR: "1" } })).stdout).not.toContain("\u001b[");
+    expect((await inProcess(["validate", bad], { tty: false })).stdout).not.toContain("\u001b[");
+  });
+});
