@@ -93,7 +93,15 @@ describe("natgw explain", () => {
 
   it("answers in JSON with --format json", () => {
     const result = natgw(["explain", "examples/ha.yaml", "--src", "10.0.3.3", "--dst", "192.0.2.1:25", "--format", "json"]);
-    expect(JSON.parse(result.stdout)).toMatchObject({ verdict: "dropped", gateway: "prod-egress" });
+    expect(JSON.parse(result.stdout)).toMatchObject({ verdict: "dropped", gateway: "prod-egress", diagnostics: [] });
+  });
+
+  it("carries the spec's warnings in its JSON answer", () => {
+    const open = join(scratch, "open.yaml");
+    writeFileSync(open, readFileSync("examples/ha.yaml", "utf8").replace("    sshAllowedCIDRs: [198.51.100.7/32]\n", ""));
+    const result = natgw(["explain", open, "--src", "10.0.3.3", "--dst", "192.0.2.1", "--format", "json"]);
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout).diagnostics).toMatchObject([{ code: "NATGW705", severity: "warning" }]);
   });
 
   it.each([

@@ -92,9 +92,10 @@ function buildProgram(io: CliIO, setExit: (code: number) => void): Command {
         }
         const flow: Flow = { source: options.src, destination: options.dst.address, port: options.dst.port, protocol: options.proto };
         const explanation = explain(result.model, flow);
+        // In JSON the spec's warnings travel with the answer, so a script sees them too.
         io.stdout(
           options.format === "json"
-            ? `${JSON.stringify(explanation, null, 2)}\n`
+            ? `${JSON.stringify({ ...explanation, diagnostics: JSON.parse(formatJson(result.diagnostics)) }, null, 2)}\n`
             : formatExplanation(explanation, styleFor(io, "stdout")),
         );
         setExit(EXIT_OK);
