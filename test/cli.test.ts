@@ -134,6 +134,7 @@ describe("natgw", () => {
     const help = natgw(["--help"]);
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/validate .*\n(.*\n)*\s+explain .*\n(.*\n)*\s+schema/);
+    expect(natgw(["help", "explain"])).toMatchObject({ code: 0, stdout: expect.stringContaining("--src <ip>") });
   });
 
   it.each([[[]], [["frobnicate"]], [["validate"]], [["validate", "--format", "xml", "examples/ha.yaml"]]])(

@@ -34,7 +34,9 @@ export async function run(argv: readonly string[], io: CliIO = processIO()): Pro
     await program.parseAsync([...argv], { from: "user" });
   } catch (error) {
     if (error instanceof CommanderError) {
-      return error.code === "commander.helpDisplayed" || error.code === "commander.version" ? EXIT_OK : EXIT_USAGE;
+      // Help and version end parsing through the same error path as a usage mistake.
+      const answered = ["commander.helpDisplayed", "commander.version", "commander.help"].includes(error.code);
+      return answered && error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
     }
     const detail = io.env.NATGW_DEBUG ? `\n${(error as Error).stack}` : "";
     io.stderr(
@@ -56,7 +58,7 @@ function buildProgram(io: CliIO, setExit: (code: number) => void): Command {
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .addHelpText(
       "after",
-      "\nExit codes: 0 valid, 1 invalid spec, 2 usage or I/O error.\nColour on a terminal only; NO_COLOR turns it off.",
+      "\nExit codes: 0 valid, 1 invalid spec, 2 usage or I/O error, 3 a bug in natgw.\nColour on a terminal only; NO_COLOR turns it off.",
     );
 
   program
