@@ -24,9 +24,9 @@ describe("load", () => {
     expect(locate(document!, "/spec/security/sshAllowedCIDRs/0")).toMatchObject({ line: 12, column: 23 });
   });
 
-  it("locates a missing node at its nearest ancestor, keeping the pointer", () => {
+  it("locates a missing node at its nearest ancestor's key, keeping the pointer", () => {
     const [document] = one("spec.yaml", gateway()).documents;
-    expect(locate(document!, "/spec/routes/0")).toEqual({ file: "spec.yaml", line: 6, column: 3, pointer: "/spec/routes/0" });
+    expect(locate(document!, "/spec/routes/0")).toEqual({ file: "spec.yaml", line: 5, column: 1, pointer: "/spec/routes/0" });
   });
 
   it("reads several files, each document keeping its own file", () => {

@@ -88,8 +88,8 @@ describe("port blocks", () => {
       policy("p", "  sources: [{ cidr: 10.0.0.0/18 }]\n  destinations: [{ cidr: 203.0.113.0/24 }]\n  gatewayRef: { name: prod-egress }\n  egressIP: partner\n"),
     );
     expect(codes(result)).toEqual(["NATGW601"]);
-    expect(result.diagnostics[0]!.message).toContain('egress IP "partner" serves 16,384 source addresses of "p"');
-    expect(result.diagnostics[0]!.hint).toBe("narrow the policies' sources to 8,064 addresses");
+    expect(result.diagnostics[0]!.message).toContain('egress IP "partner" serves 16,384 source addresses of policy "p"');
+    expect(result.diagnostics[0]!.hint).toBe("narrow the policy's sources to 8,064 addresses");
   });
 
   it("no block overlaps another on the same egress IP, and every block lies in 1024-65535", () => {
@@ -110,5 +110,17 @@ describe("port blocks", () => {
       });
     }
     expect([...blocks(model, true).keys()]).toHaveLength(1024 + 512);
+  });
+});
+
+describe("port block advice", () => {
+  it("never advises more egress IPs than a gateway may have, and offers a block size with more IPs instead", () => {
+    const result = withPorts("  portsPerSource: 2048\n");
+    expect(result.diagnostics[0]!.hint).toBe("use portsPerSource 8 and add 8 egress IPs that no policy names");
+  });
+
+  it("offers both fixes when both work", () => {
+    const result = withPorts("  sources: [10.0.2.0/25]\n  portsPerSource: 1024\n");
+    expect(result.diagnostics[0]!.hint).toBe("add 2 egress IPs that no policy names, or use portsPerSource 256");
   });
 });

@@ -65,7 +65,7 @@ describe("member addresses", () => {
 
   it("wants one address per member", () => {
     const result = compileText(gateway({ spec: "  members: { privateIPs: [10.0.1.2] }\n" }));
-    expect(result.diagnostics[0]!.message).toBe("members.privateIPs lists 1 address, but high availability runs 2 members");
+    expect(result.diagnostics[0]!.message).toBe("spec.members.privateIPs lists 1 address, but high availability runs 2 members");
   });
 });
 
@@ -83,6 +83,16 @@ describe("networks and routes", () => {
   it("lets gateways on different networks both route 0.0.0.0/0", () => {
     const other = gateway({ name: "b", network: "  network:\n    id: 9\n    ipRange: 10.1.0.0/16\n    subnet: 10.1.0.0/24" });
     expect(errors(compileText(gateway({ name: "a" }), other))).toEqual([]);
+  });
+
+  it("refuses a route over the network's router address", () => {
+    const result = compileText(gateway({ spec: "  routes: [10.0.0.0/24]\n" }));
+    expect(result.diagnostics).toMatchObject([{ code: "NATGW405", pointer: "/spec/routes/0" }]);
+  });
+
+  it("says so when one gateway's own routes overlap", () => {
+    const result = compileText(gateway({ spec: "  routes: [10.98.0.0/16, 10.98.7.0/24]\n" }));
+    expect(result.diagnostics[0]!.message).toBe('route "10.98.7.0/24" overlaps this gateway\'s route "10.98.0.0/16"; Hetzner Cloud refuses overlapping routes in one network');
   });
 
   it("refuses a route over a subnet and a public route", () => {
@@ -150,10 +160,15 @@ describe("policies", () => {
 
   it.each([
     ["a source outside the gateway's sources", "10.1.0.0/24", "203.0.113.0/24", "NATGW501"],
-    ["a destination in the private network", "10.0.2.0/24", "10.0.0.0/8", "NATGW503"],
-    ["a destination in link-local", "10.0.2.0/24", "169.254.0.0/16", "NATGW505"],
+    ["a destination in the private network", "10.0.2.0/24", "10.0.5.0/24", "NATGW503"],
+    ["a destination in link-local", "10.0.2.0/24", "169.254.169.254/32", "NATGW505"],
   ])("refuses %s", (_, source, destination, code) => {
     expect(codes(compileText(gateway(), p("a", source, destination)))).toEqual([code]);
+  });
+
+  it("accepts 0.0.0.0/0 as a policy destination: its private part never arrives", () => {
+    const result = compileText(gateway({ spec: threeIPs }), p("a", "10.0.2.0/24", "0.0.0.0/0", "blue"), p("b", "10.0.3.0/24", "0.0.0.0/0", "green"));
+    expect(codes(result)).toEqual([]);
   });
 
   it("refuses a destination no route of the gateway covers", () => {

@@ -120,7 +120,7 @@ export const catalogue = {
     undefined,
   ]),
   badPortsPerSource: entry<{ found: string; suggestion?: string }>("NATGW112", "error", (a) => [
-    `portsPerSource must be a power of two from 8 to 32,768, so that port blocks tile the range 1024-65535; found ${a.found}`,
+    `spec.portsPerSource must be a power of two from 8 to 32,768, so that port blocks tile the range 1024-65535; found ${a.found}`,
     a.suggestion ? `did you mean \`${a.suggestion}\`?` : undefined,
   ]),
   listLength: entry<{ field: string; rule: string; found: number }>("NATGW113", "error", (a) => [
@@ -173,15 +173,15 @@ export const catalogue = {
     `did you mean \`${a.network}\`?`,
   ]),
   networkNotPrivate: entry<{ found: string }>("NATGW302", "error", (a) => [
-    `network.ipRange ${a.found} is not inside the private ranges Hetzner Cloud networks use (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16)`,
+    `spec.network.ipRange ${a.found} is not inside the private ranges Hetzner Cloud networks use (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16)`,
     "for example `10.0.0.0/16`",
   ]),
   subnetOutsideRange: entry<{ subnet: string; ipRange: string }>("NATGW303", "error", (a) => [
-    `network.subnet ${a.subnet} is not inside network.ipRange ${a.ipRange}`,
+    `spec.network.subnet ${a.subnet} is not inside spec.network.ipRange ${a.ipRange}`,
     "choose a subnet inside the range",
   ]),
   zoneMismatch: entry<{ zone: string; location: string; expected: string }>("NATGW304", "error", (a) => [
-    `network.zone ${a.zone} does not contain location ${a.location}, which is in ${a.expected}`,
+    `spec.network.zone ${a.zone} does not contain location ${a.location}, which is in ${a.expected}`,
     `set \`zone: ${a.expected}\` or leave it out`,
   ]),
   networkIdentity: entry<{ found: string }>("NATGW305", "error", (a) => [
@@ -201,11 +201,11 @@ export const catalogue = {
     "let one gateway create it and the other refer to it by `name`",
   ]),
   privateIPCount: entry<{ mode: string; expected: number; found: number }>("NATGW308", "error", (a) => [
-    `members.privateIPs lists ${a.found} address${a.found === 1 ? "" : "es"}, but ${a.mode} runs ${a.expected} member${a.expected === 1 ? "" : "s"}`,
+    `spec.members.privateIPs lists ${a.found} address${a.found === 1 ? "" : "es"}, but ${a.mode} runs ${a.expected} member${a.expected === 1 ? "" : "s"}`,
     `give ${a.expected} address${a.expected === 1 ? "" : "es"}, or leave privateIPs out to have them allocated`,
   ]),
   memberIPOutsideSubnet: entry<{ address: string; subnet: string }>("NATGW309", "error", (a) => [
-    `member address ${a.address} is not inside network.subnet ${a.subnet}`,
+    `member address ${a.address} is not inside spec.network.subnet ${a.subnet}`,
     "choose an address inside the subnet",
   ]),
   memberIPReserved: entry<{ address: string; reason: string }>("NATGW310", "error", (a) => [
@@ -213,19 +213,19 @@ export const catalogue = {
     "choose another address in the subnet",
   ]),
   memberIPTaken: entry<{ address: string; other: string }>("NATGW311", "error", (a) => [
-    `member address ${a.address} is already used by ${a.other}`,
+    `member address ${a.address} is already given to ${a.other}`,
     "every member on a network needs its own address",
   ]),
   subnetFull: entry<{ subnet: string; needed: number }>("NATGW312", "error", (a) => [
-    `network.subnet ${a.subnet} has no room for ${a.needed} more member address${a.needed === 1 ? "" : "es"}`,
+    `spec.network.subnet ${a.subnet} has no room for ${a.needed} more member address${a.needed === 1 ? "" : "es"}`,
     "use a larger subnet, or give members.privateIPs",
   ]),
   sourceOutsideNetwork: entry<{ source: string; ipRange: string }>("NATGW313", "error", (a) => [
-    `source ${a.source} is not inside network.ipRange ${a.ipRange}; only hosts on the private network can reach the gateway`,
+    `source ${a.source} is not inside spec.network.ipRange ${a.ipRange}; only hosts on the private network can reach the gateway`,
     "list networks inside the ip range",
   ]),
   subnetOverlap: entry<{ subnet: string; other: string; otherSubnet: string }>("NATGW314", "error", (a) => [
-    `network.subnet ${a.subnet} overlaps ${a.otherSubnet}, the subnet of gateway ${a.other} on the same network`,
+    `spec.network.subnet ${a.subnet} overlaps ${a.otherSubnet}, the subnet of gateway ${a.other} on the same network`,
     "subnets of one network must not overlap: use the same subnet, or one beside it",
   ]),
 
@@ -238,9 +238,20 @@ export const catalogue = {
     `route ${a.route} overlaps subnet ${a.subnet} (of gateway ${a.gateway}); Hetzner Cloud rejects routes that overlap a subnet`,
     "choose a destination outside the network's subnets",
   ]),
-  routeOverlap: entry<{ route: string; other: string; gateway: string }>("NATGW403", "error", (a) => [
-    `route ${a.route} overlaps route ${a.other} of gateway ${a.gateway} on the same network; a network route has one gateway`,
-    "give each destination to one gateway",
+  routeOverlap: entry<{ route: string; other: string; gateway: string; sameGateway: boolean }>("NATGW403", "error", (a) =>
+    a.sameGateway
+      ? [
+          `route ${a.route} overlaps this gateway's route ${a.other}; Hetzner Cloud refuses overlapping routes in one network`,
+          "keep the wider route and remove the other",
+        ]
+      : [
+          `route ${a.route} overlaps route ${a.other} of gateway ${a.gateway} on the same network; a network route has one gateway`,
+          "give each destination to one gateway",
+        ],
+  ),
+  routeCoversRouter: entry<{ route: string; router: string }>("NATGW405", "error", (a) => [
+    `route ${a.route} covers ${a.router}, the network's first address, where Hetzner's router answers; every packet of the network goes through it`,
+    "choose a destination that leaves out the router's address",
   ]),
   routePublicGateway: entry<{ route: string }>("NATGW404", "error", (a) => [
     `route ${a.route} covers 172.31.1.1, Hetzner's public gateway, which Hetzner Cloud refuses as a route destination`,
@@ -261,7 +272,7 @@ export const catalogue = {
     ],
   ),
   policyDestinationPrivate: entry<{ destination: string; ipRange: string }>("NATGW503", "error", (a) => [
-    `policy destination ${a.destination} overlaps the private network ${a.ipRange}; Hetzner delivers that traffic directly and it never reaches the gateway`,
+    `policy destination ${a.destination} lies inside the private network ${a.ipRange}; Hetzner delivers that traffic directly and it never reaches the gateway`,
     "use public destinations",
   ]),
   policyConflict: entry<{ policy: string; egressIP: string; other: string; otherEgressIP: string; example: string }>(
@@ -273,7 +284,7 @@ export const catalogue = {
     ],
   ),
   policyDestinationLinkLocal: entry<{ destination: string }>("NATGW505", "error", (a) => [
-    `policy destination ${a.destination} overlaps 169.254.0.0/16; the gateway always drops forwarded link-local traffic (it would reach the member's own metadata service)`,
+    `policy destination ${a.destination} lies inside 169.254.0.0/16; the gateway always drops forwarded link-local traffic (it would reach the member's own metadata service)`,
     "remove it from the policy",
   ]),
 
@@ -282,23 +293,23 @@ export const catalogue = {
 
   // 7xx: cluster requirements
   privateNetworkingOff: entry("NATGW701", "error", () => [
-    "cluster.privateNetworking is false, but workers reach the gateway over the private network; without it nothing can egress through natgw",
+    "spec.cluster.privateNetworking is false, but workers reach the gateway over the private network; without it nothing can egress through natgw",
     "attach the workers to the network and set `privateNetworking: true`",
   ]),
   hostFirewallOn: entry("NATGW702", "error", () => [
-    "cluster.hostFirewall is true; a host firewall and a NAT gateway are separate operating modes and the firewall would drop forwarded egress",
+    "spec.cluster.hostFirewall is true; a host firewall and a NAT gateway are separate operating modes and the firewall would drop forwarded egress",
     "turn the host firewall off and set `hostFirewall: false`",
   ]),
   controlPlanePrivateOnly: entry("NATGW703", "error", () => [
-    "cluster.controlPlane.privateOnly is true, which natgw does not support: the gateway's routes would also carry the workers' traffic to a control plane reachable only privately",
+    "spec.cluster.controlPlane.privateOnly is true, which natgw does not support: the gateway's routes would also carry the workers' traffic to a control plane reachable only privately",
     "make the control plane reachable publicly and restrict it with apiAllowedNetworks",
   ]),
   egressNotAllowed: entry<{ egressIP: string; networks: string; reason: string }>("NATGW704", "warning", (a) => [
-    `egress IP ${a.egressIP} ${a.reason}, so natgw cannot show that it lies in cluster.apiAllowedNetworks (${a.networks}); workers reach the cluster API from it`,
+    `egress IP ${a.egressIP} ${a.reason}; natgw cannot show that it lies in spec.cluster.apiAllowedNetworks (${a.networks}), and workers reach the cluster API from it`,
     "after `terraform apply`, add its address (the egressIPs output) to apiAllowedNetworks",
   ]),
   sshClosed: entry("NATGW705", "warning", () => [
-    "security.sshAllowedCIDRs is empty, so SSH to the members is closed and `terraform apply` cannot push configuration changes to them",
+    "spec.security.sshAllowedCIDRs is empty, so SSH to the members is closed and `terraform apply` cannot push configuration changes to them",
     "add the address your pipeline runs from, for example `sshAllowedCIDRs: [198.51.100.7/32]`",
   ]),
 } as const;

@@ -17,5 +17,8 @@ export function closest(input: string, candidates: readonly string[]): string | 
     }
   }
   const allowed = Math.max(2, Math.floor(input.length / 3));
-  return bestDistance <= allowed ? best : undefined;
+  if (bestDistance <= allowed) return best;
+  // A name cut short (`partner` for `partner-api`) is a typo too, if only one fits.
+  const extended = candidates.filter((candidate) => lowered.length >= 3 && candidate.toLowerCase().startsWith(lowered));
+  return extended.length === 1 ? extended[0] : undefined;
 }

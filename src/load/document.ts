@@ -42,18 +42,21 @@ export function childPointer(pointer: string, token: string | number): string {
 
 /**
  * The location of a JSON pointer in its document. A pointer to a node that is not
- * there (a missing field) falls back to its nearest ancestor; `key` prefers the
- * position of a mapping key over its value (an unknown field is its key).
+ * there (a missing field) falls back to the key of its nearest ancestor, so
+ * "spec.security is missing X" points at `security:`; `key` prefers the position
+ * of a mapping key over its value (an unknown field is its key).
  */
 export function locate(document: SourceDocument, pointer: string, prefer: "key" | "value" = "value"): SourceLocation {
   let current = pointer;
+  let fallback = false;
   for (;;) {
     const found = document.positions.get(current);
     if (found) {
-      const position = prefer === "key" && found.key ? found.key : found.value;
+      const position = (prefer === "key" || fallback) && found.key ? found.key : found.value;
       return { file: document.file, line: position.line, column: position.column, pointer };
     }
     if (current === "") return { file: document.file, line: 1, column: 1, pointer };
     current = current.slice(0, current.lastIndexOf("/"));
+    fallback = true;
   }
 }

@@ -63,7 +63,9 @@ function loadFile(source: SourceText): LoadResult {
     }
   }
 
-  const parsed = parseAllDocuments(text, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true });
+  // logLevel "error": the yaml library would print its warnings (a list used as a
+  // key) to stderr itself; the schema reports such keys as unknown fields.
+  const parsed = parseAllDocuments(text, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true, logLevel: "error" });
   const yamlDocuments = Array.isArray(parsed) ? parsed : [];
   const documents: SourceDocument[] = [];
   const diagnostics: Diagnostic[] = [];
@@ -73,7 +75,11 @@ function loadFile(source: SourceText): LoadResult {
     if (isEmptyDocument(yamlDocument.contents)) return;
     nonEmpty += 1;
     const errors = yamlDocument.errors;
+    // One slip often trips several parser rules at the same spot; the first says it.
+    const reportedAt = new Set<number>();
     for (const error of errors) {
+      if (reportedAt.has(error.pos[0])) continue;
+      reportedAt.add(error.pos[0]);
       const { line, column } = positionOf(error.pos[0]);
       const detail = error.message.replace(/ at line \d+, column \d+.*$/s, "");
       diagnostics.push(

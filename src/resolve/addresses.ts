@@ -14,8 +14,9 @@ import type { Reporter } from "./reporter.js";
  *     10.0.1.0/24:  .0 subnet   .1 … workers …   .253 member 2   .254 member 1   .255 broadcast
  *     10.0.0.1 is the network's router and never a member.
  *
- * Returns gateway name -> addresses in member order, for the gateways whose
- * addresses could be chosen.
+ * Gateways are taken in name order, so the addresses do not depend on the order
+ * of files or documents. Returns gateway name -> addresses in member order, for
+ * the gateways whose addresses could be chosen.
  */
 export function allocateMemberAddresses(gateways: readonly GatewayInput[], reporter: Reporter): Map<string, string[]> {
   const result = new Map<string, string[]>();
@@ -36,7 +37,7 @@ export function allocateMemberAddresses(gateways: readonly GatewayInput[], repor
         } else if (owner) {
           reporter.report("memberIPTaken", { address: quote(address), other: owner }, gateway.document, pointer);
         }
-        if (!owner) taken.set(value, `gateway ${quote(gateway.settings.name)}`);
+        if (!owner) taken.set(value, `gateway ${quote(gateway.settings.name)} (${reporter.where(gateway.document, pointer)})`);
       });
     }
     for (const gateway of group) {

@@ -35,14 +35,14 @@ export function gatewayInput(document: SourceDocument, reporter: Reporter): Gate
   const settings = gatewaySettings(gateway);
   checkLabels(document, settings.labels, reporter);
   const network = settings.network;
-  const ipRange = reporter.cidr(document, "/spec/network/ipRange", "network.ipRange", network.ipRange);
-  const subnet = reporter.cidr(document, "/spec/network/subnet", "network.subnet", network.subnet);
-  const routes = reporter.cidrs(document, "/spec/routes", "routes", settings.routes);
+  const ipRange = reporter.cidr(document, "/spec/network/ipRange", "spec.network.ipRange", network.ipRange);
+  const subnet = reporter.cidr(document, "/spec/network/subnet", "spec.network.subnet", network.subnet);
+  const routes = reporter.cidrs(document, "/spec/routes", "spec.routes", settings.routes);
   const sources = gateway.spec.sources
-    ? reporter.cidrs(document, "/spec/sources", "sources", settings.sources)
+    ? reporter.cidrs(document, "/spec/sources", "spec.sources", settings.sources)
     : ipRange && [{ value: ipRange.value, pointer: "/spec/network/ipRange" }];
-  const ssh = reporter.cidrs(document, "/spec/security/sshAllowedCIDRs", "security.sshAllowedCIDRs", settings.security.sshAllowedCIDRs);
-  const api = reporter.cidrs(document, "/spec/cluster/apiAllowedNetworks", "cluster.apiAllowedNetworks", settings.cluster.apiAllowedNetworks);
+  const ssh = reporter.cidrs(document, "/spec/security/sshAllowedCIDRs", "spec.security.sshAllowedCIDRs", settings.security.sshAllowedCIDRs);
+  const api = reporter.cidrs(document, "/spec/cluster/apiAllowedNetworks", "spec.cluster.apiAllowedNetworks", settings.cluster.apiAllowedNetworks);
   if (!ipRange || !subnet || !routes || !sources || !ssh || !api) return undefined;
   return {
     document,
@@ -61,11 +61,11 @@ export function policyInput(document: SourceDocument, reporter: Reporter): Polic
   const policy = document.data as unknown as EgressNATPolicy;
   const labels = policy.metadata.labels ?? {};
   checkLabels(document, labels, reporter);
-  const sources = reporter.cidrs(document, "/spec/sources", "sources", policy.spec.sources.map((s) => s.cidr), "cidr");
+  const sources = reporter.cidrs(document, "/spec/sources", "spec.sources", policy.spec.sources.map((s) => s.cidr), "cidr");
   const destinations = reporter.cidrs(
     document,
     "/spec/destinations",
-    "destinations",
+    "spec.destinations",
     policy.spec.destinations.map((d) => d.cidr),
     "cidr",
   );

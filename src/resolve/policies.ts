@@ -96,14 +96,16 @@ function checkReach(policy: BoundPolicy, reporter: Reporter): void {
     }
   }
   for (const destination of input.destinations) {
-    if (overlaps(destination.value, gateway.ipRange)) {
+    // Only a destination wholly inside these ranges is a mistake: 0.0.0.0/0 is a
+    // fine policy destination, and the part of it that is private never arrives.
+    if (contains(gateway.ipRange, destination.value)) {
       reporter.report(
         "policyDestinationPrivate",
         { destination: quote(destination.value.text), ipRange: quote(gateway.ipRange.text) },
         input.document,
         destination.pointer,
       );
-    } else if (overlaps(destination.value, LINK_LOCAL)) {
+    } else if (contains(LINK_LOCAL, destination.value)) {
       reporter.report("policyDestinationLinkLocal", { destination: quote(destination.value.text) }, input.document, destination.pointer);
     } else if (!coveredBy(destination.value, routes)) {
       reporter.report(

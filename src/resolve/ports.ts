@@ -1,5 +1,6 @@
 import { count, oneOf, quote } from "../diagnostics/quote.js";
 import { FIRST_SNAT_PORT, LAST_SNAT_PORT, SNAT_PORTS } from "./hetzner.js";
+import { schemaAt } from "../spec/schema.js";
 import type { GatewayInput } from "./inputs.js";
 import { mergeRanges, numberToAddress, size, subtractRanges, takeAddresses, totalSize, type Ipv4Range } from "./ip.js";
 import type { PortBlocksModel, PortSegmentModel } from "./model.js";
@@ -7,6 +8,7 @@ import type { BoundPolicy } from "./policies.js";
 import type { Reporter } from "./reporter.js";
 
 const SMALLEST_BLOCK = 8;
+const MAX_EGRESS_IPS = schemaAt("NatGatewaySpec", "egressIPs").maxItems as number;
 
 /**
  * Allocates the fixed SNAT port blocks of `portsPerSource` (Ironcore's model: a
@@ -50,13 +52,16 @@ export function allocatePortBlocks(
     if (needed > perEgressIP) {
       failed = true;
       const smaller = largestFittingBlock(needed);
+      const names = entry.policies.sort().map((p) => quote(p));
+      const whose = `${names.length === 1 ? "policy" : "policies"} ${oneOf(names, "and")}`;
+      const sourcesOf = names.length === 1 ? "policy's sources" : "policies' sources";
       reporter.report(
         "portsDoNotFit",
         {
-          detail: `egress IP ${quote(egressIP)} serves ${count(needed)} source addresses of ${oneOf(entry.policies.sort().map((p) => quote(p)), "and")} at ${count(portsPerSource)} ports each, ${count(needed * portsPerSource)} ports; one egress IP holds ${count(SNAT_PORTS)}`,
+          detail: `egress IP ${quote(egressIP)} serves ${count(needed)} source addresses of ${whose} at ${count(portsPerSource)} ports each, ${count(needed * portsPerSource)} ports; one egress IP holds ${count(SNAT_PORTS)}`,
           fix: smaller
-            ? `use portsPerSource ${smaller}, or narrow the policies' sources to ${count(perEgressIP)} addresses`
-            : `narrow the policies' sources to ${count(perEgressIP)} addresses`,
+            ? `use portsPerSource ${smaller}, or narrow the ${sourcesOf} to ${count(perEgressIP)} addresses`
+            : `narrow the ${sourcesOf} to ${count(perEgressIP)} addresses`,
         },
         gateway.document,
         "/spec/portsPerSource",
@@ -78,13 +83,18 @@ export function allocatePortBlocks(
   if (unplaced > 0) {
     failed = true;
     const needed = totalSize(sources);
-    const moreIPs = Math.ceil(unplaced / perEgressIP);
-    const smaller = largestFittingPoolBlock(totalSize(subtractRanges(sources, firstServes)), totalSize(firstServes), pool.length, named, portsPerSource);
+    const held = pool.length === 1 ? "holds" : "hold";
     reporter.report(
       "portsDoNotFit",
       {
-        detail: `sources need ${count(needed)} blocks of ${count(portsPerSource)} ports, ${count(needed * portsPerSource)} ports; the ${pool.length === 1 ? "default egress IP" : `${pool.length} default egress IPs`} (${pool.map((p) => quote(p)).join(", ")}) ${pool.length === 1 ? "holds" : "hold"} ${count(pool.length * perEgressIP)} blocks, ${count(pool.length * perEgressIP * portsPerSource)} ports`,
-        fix: `add ${moreIPs} egress IP${moreIPs === 1 ? "" : "s"} that no policy names${smaller ? `, or use portsPerSource ${smaller}` : ""}`,
+        detail: `sources need ${count(needed)} blocks of ${count(portsPerSource)} ports, ${count(needed * portsPerSource)} ports; the ${pool.length === 1 ? "default egress IP" : `${pool.length} default egress IPs`} (${pool.map((p) => quote(p)).join(", ")}) ${held} ${count(pool.length * perEgressIP)} blocks, ${count(pool.length * perEgressIP * portsPerSource)} ports`,
+        fix: poolFixes({
+          defaultSources: needed,
+          poolSize: pool.length,
+          egressIPCount: egressIPs.length,
+          policyDemands: [...named.entries()].filter(([name]) => name !== first).map(([, entry]) => totalSize(mergeRanges(entry.sources))),
+          portsPerSource,
+        }),
       },
       gateway.document,
       "/spec/portsPerSource",
@@ -118,19 +128,48 @@ function largestFittingBlock(sources: number): number | undefined {
   return undefined;
 }
 
-/** The largest smaller block with which both the policies' egress IPs and the default pool fit. */
-function largestFittingPoolBlock(
-  defaultSources: number,
-  firstPolicySources: number,
-  poolSize: number,
-  named: ReadonlyMap<string, { sources: Ipv4Range[] }>,
-  current: number,
-): number | undefined {
-  const demands = [...named.values()].map((entry) => totalSize(mergeRanges(entry.sources)));
-  for (let block = current / 2; block >= SMALLEST_BLOCK; block /= 2) {
+interface PoolDemand {
+  /** Sources whose default traffic needs a block in the pool: all of them. */
+  readonly defaultSources: number;
+  readonly poolSize: number;
+  readonly egressIPCount: number;
+  /** Sources per egress IP that policies name, other than the first. */
+  readonly policyDemands: readonly number[];
+  readonly portsPerSource: number;
+}
+
+/**
+ * What would make the default traffic fit, in the order a user would try it: more
+ * egress IPs (within the schema's limit), a smaller block, or both.
+ */
+function poolFixes(demand: PoolDemand): string {
+  const moreIPsAt = (block: number) => {
     const perEgressIP = Math.floor(SNAT_PORTS / block);
-    if (demands.some((demand) => demand > perEgressIP)) continue;
-    if (defaultSources <= poolSize * perEgressIP - firstPolicySources) return block;
+    if (demand.policyDemands.some((sources) => sources > perEgressIP)) return undefined;
+    return Math.max(0, Math.ceil(demand.defaultSources / perEgressIP) - demand.poolSize);
+  };
+  const fits = (more: number | undefined) => more !== undefined && demand.egressIPCount + more <= MAX_EGRESS_IPS;
+  const fixes: string[] = [];
+  const more = moreIPsAt(demand.portsPerSource);
+  if (fits(more)) fixes.push(`add ${count(more!)} egress IP${more === 1 ? "" : "s"} that no policy names`);
+  let smallerAlone: number | undefined;
+  for (let block = demand.portsPerSource / 2; block >= SMALLEST_BLOCK; block /= 2) {
+    if (moreIPsAt(block) === 0) {
+      smallerAlone = block;
+      break;
+    }
   }
-  return undefined;
+  if (smallerAlone) fixes.push(`use portsPerSource ${smallerAlone}`);
+  if (fixes.length === 0) {
+    // Floating IPs cost money and are capped per project: the fewest egress IPs
+    // (smallest block), then the largest block that still needs no more than that.
+    const fewest = moreIPsAt(SMALLEST_BLOCK);
+    if (fits(fewest)) {
+      let block = SMALLEST_BLOCK;
+      while (block * 2 < demand.portsPerSource && moreIPsAt(block * 2) === fewest) block *= 2;
+      fixes.push(`use portsPerSource ${block} and add ${count(fewest!)} egress IP${fewest === 1 ? "" : "s"} that no policy names`);
+    }
+  }
+  if (fixes.length === 0) fixes.push(`narrow the sources: even ${SMALLEST_BLOCK} ports each on ${MAX_EGRESS_IPS} egress IPs do not hold them`);
+  return fixes.join(", or ");
 }

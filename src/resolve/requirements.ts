@@ -22,13 +22,13 @@ export function checkRequirements(gateway: GatewayInput, reporter: Reporter): vo
   const openToAll = allowed.some((network) => network.value.prefixLength === 0);
   if (allowed.length > 0 && !openToAll) {
     const networks = allowed.map((network) => network.value.text).join(", ");
-    settings.egressIPs.forEach((egressIP, index) => {
+    settings.egressIPs.forEach((egressIP) => {
       const reason =
         egressIP.floatingIPId === undefined
           ? "is created by Terraform, so its address is known only after apply"
           : `is the existing floating IP ${egressIP.floatingIPId}, whose address the spec does not give`;
-      reporter.report("egressNotAllowed", { egressIP: quote(egressIP.name), networks, reason }, document, `/spec/egressIPs/${index}`);
+      reporter.report("egressNotAllowed", { egressIP: quote(egressIP.name), networks, reason }, document, "/spec/cluster/apiAllowedNetworks");
     });
   }
-  if (settings.security.sshAllowedCIDRs.length === 0) reporter.report("sshClosed", {}, document, "/spec/security");
+  if (settings.security.sshAllowedCIDRs.length === 0) reporter.report("sshClosed", {}, document, "/spec/security/sshAllowedCIDRs");
 }

@@ -1,6 +1,7 @@
 import type { Diagnostic } from "../diagnostics/diagnostic.js";
 import { quote } from "../diagnostics/quote.js";
 import type { SourceDocument } from "../load/document.js";
+import type { EgressNATPolicy } from "../spec/types.generated.js";
 import { API_VERSION } from "../load/document.js";
 import { allocateMemberAddresses } from "./addresses.js";
 import { checkEgressIPs } from "./egress.js";
@@ -47,7 +48,7 @@ export function resolve(documents: readonly SourceDocument[]): ResolveResult {
   for (const gateway of gateways) {
     checkRequirements(gateway, reporter);
     const own = bound.filter((policy) => policy.gateway === gateway);
-    warnUnusedEgressIPs(gateway, own, reporter);
+    warnUnusedEgressIPs(gateway, policyDocuments, declared, reporter);
     const portBlocks = allocatePortBlocks(gateway, own, reporter);
     const memberAddresses = addresses.get(gateway.settings.name);
     if (portBlocks !== undefined && memberAddresses) models.push(gatewayModel(gateway, own, memberAddresses, portBlocks));
@@ -167,12 +168,34 @@ function isDefined<T>(value: T | undefined): value is T {
   return value !== undefined;
 }
 
-function warnUnusedEgressIPs(gateway: GatewayInput, policies: readonly BoundPolicy[], reporter: Reporter): void {
+/**
+ * Without port blocks, an egress IP that is not the first and that no policy
+ * names carries nothing. Every policy document counts, also one that failed its
+ * own checks, and one whose gatewayRef leads nowhere (it most likely meant this
+ * gateway): their errors already speak for them.
+ */
+function warnUnusedEgressIPs(
+  gateway: GatewayInput,
+  policyDocuments: readonly SourceDocument[],
+  declaredGateways: readonly string[],
+  reporter: Reporter,
+): void {
   if (gateway.settings.portsPerSource !== null) return;
-  const named = new Set(policies.map((policy) => policy.egressIP));
+  const names = gateway.settings.egressIPs.map((egressIP) => egressIP.name);
+  const named = new Set(
+    policyDocuments
+      .map((document) => (document.data as unknown as EgressNATPolicy).spec)
+      .filter((spec) => spec.gatewayRef.name === gateway.settings.name || !declaredGateways.includes(spec.gatewayRef.name))
+      .map((spec) => spec.egressIP),
+  );
+  // A policy naming an egress IP the gateway lacks most likely meant one of these.
+  if ([...named].some((name) => name !== undefined && !names.includes(name))) return;
+  const seen = new Set<string>();
   gateway.settings.egressIPs.forEach((egressIP, index) => {
-    if (index > 0 && !named.has(egressIP.name)) {
+    // A repeated name is an error of its own (NATGW204), not an unused address.
+    if (index > 0 && !named.has(egressIP.name) && !seen.has(egressIP.name)) {
       reporter.report("unusedEgressIP", { name: quote(egressIP.name) }, gateway.document, `/spec/egressIPs/${index}`);
     }
+    seen.add(egressIP.name);
   });
 }

@@ -1,7 +1,7 @@
 import { quote } from "../diagnostics/quote.js";
 import { DEFAULT_ROUTE, PRIVATE_RANGES, PUBLIC_GATEWAY } from "./hetzner.js";
 import type { GatewayInput } from "./inputs.js";
-import { compareRanges, contains, overlaps, type Cidr } from "./ip.js";
+import { compareRanges, contains, containsAddress, numberToAddress, overlaps, type Cidr } from "./ip.js";
 import { groupByNetwork } from "./network.js";
 import type { Located, Reporter } from "./reporter.js";
 
@@ -38,6 +38,7 @@ export function checkRoutes(gateways: readonly GatewayInput[], reporter: Reporte
             route: quote(current.route.value.text),
             other: quote(widest.route.value.text),
             gateway: quote(widest.gateway.settings.name),
+            sameGateway: widest.gateway === current.gateway,
           },
           current.gateway.document,
           current.route.pointer,
@@ -59,6 +60,10 @@ function checkDestination(
   if (!PRIVATE_RANGES.some((range) => contains(range, destination))) {
     reporter.report("routeNotAllowed", { route: quote(destination.text) }, gateway.document, route.pointer);
     return;
+  }
+  const router = gateway.ipRange.first + 1;
+  if (containsAddress(destination, router)) {
+    reporter.report("routeCoversRouter", { route: quote(destination.text), router: numberToAddress(router) }, gateway.document, route.pointer);
   }
   if (overlaps(destination, PUBLIC_GATEWAY)) {
     reporter.report("routePublicGateway", { route: quote(destination.text) }, gateway.document, route.pointer);

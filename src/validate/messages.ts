@@ -20,7 +20,8 @@ export function explainSchemaError(document: SourceDocument, error: ErrorObject)
       const missing = (error.params as { missingProperty: string }).missingProperty;
       const child = parentSchema.properties?.[missing];
       const example = child ? exampleOf(dereference(child)) : undefined;
-      return diagnose("missingField", { field: missing, parent: field, ...(example ? { example } : {}) }, at);
+      // At the parent's key: `network:` is what lacks a `subnet`.
+      return diagnose("missingField", { field: missing, parent: field, ...(example ? { example } : {}) }, locate(document, pointer, "key"));
     }
     case "additionalProperties": {
       const extra = (error.params as { additionalProperty: string }).additionalProperty;
@@ -124,14 +125,19 @@ function stringRule(node: SchemaNode): string {
 }
 
 /** "Prod_Egress\n}" -> "prod-egress": what the user most likely meant. */
-function asDnsLabel(value: string, maxLength = 63 as unknown): string | undefined {
+function asDnsLabel(value: string, maxLength: unknown): string | undefined {
   const limit = typeof maxLength === "number" ? maxLength : 63;
-  const label = value
+  let label = value
     .toLowerCase()
     .replace(/[^a-z0-9-]+/g, "-")
     .replace(/^[^a-z]+/, "")
-    .slice(0, limit)
     .replace(/-+$/, "");
+  // Too long: drop whole words from the end rather than cut one in half.
+  if (label.length > limit) {
+    const cut = label.slice(0, limit + 1);
+    label = cut.includes("-") ? cut.slice(0, cut.lastIndexOf("-")) : cut.slice(0, limit);
+  }
+  label = label.replace(/-+$/, "");
   return label.length > 0 ? label : undefined;
 }
 
