@@ -1,3 +1,5 @@
+import { compareText } from "../util/order.js";
+
 /**
  * A problem in the user's spec, as data. Every stage collects these instead of
  * throwing, so one run reports every problem; a throw means a bug in natgw.
@@ -33,14 +35,10 @@ export function hasErrors(diagnostics: readonly Diagnostic[]): boolean {
 export function sortDiagnostics(diagnostics: readonly Diagnostic[]): Diagnostic[] {
   return [...diagnostics].sort(
     (a, b) =>
-      compareStrings(a.file, b.file) ||
+      compareText(a.file, b.file) ||
       a.line - b.line ||
       a.column - b.column ||
-      compareStrings(a.code, b.code) ||
-      compareStrings(a.message, b.message),
+      compareText(a.code, b.code) ||
+      compareText(a.message, b.message),
   );
-}
-
-function compareStrings(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -46,7 +46,11 @@ export function childPointer(pointer: string, token: string | number): string {
  * "spec.security is missing X" points at `security:`; `key` prefers the position
  * of a mapping key over its value (an unknown field is its key).
  */
-export function locate(document: SourceDocument, pointer: string, prefer: "key" | "value" = "value"): SourceLocation {
+export function locate(
+  document: Pick<SourceDocument, "file" | "positions">,
+  pointer: string,
+  prefer: "key" | "value" = "value",
+): SourceLocation {
   let current = pointer;
   let fallback = false;
   for (;;) {

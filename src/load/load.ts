@@ -7,6 +7,7 @@ import {
   API_VERSION,
   KINDS,
   childPointer,
+  locate,
   type Kind,
   type NodePosition,
   type SourceDocument,
@@ -114,11 +115,7 @@ function loadFile(source: SourceText): LoadResult {
     const positions = new Map<string, NodePosition>();
     recordPositions(contents, "", positions, positionOf);
     const record = data as Record<string, unknown>;
-    const kind = checkHeader(record, (pointer, prefer) => {
-      const found = positions.get(pointer) ?? positions.get("");
-      const position = (prefer === "key" ? found?.key : undefined) ?? found?.value ?? start;
-      return at(position.line, position.column, pointer);
-    }, diagnostics);
+    const kind = checkHeader(record, (pointer) => locate({ file, positions }, pointer), diagnostics);
     if (kind) documents.push({ file, index, kind, data: record, positions });
   });
 
@@ -134,7 +131,7 @@ function isEmptyDocument(contents: unknown): boolean {
 
 function checkHeader(
   data: Record<string, unknown>,
-  locationOf: (pointer: string, prefer?: "key") => SourceLocation,
+  locationOf: (pointer: string) => SourceLocation,
   diagnostics: Diagnostic[],
 ): Kind | undefined {
   let ok = true;

@@ -4,6 +4,7 @@ import { PRIVATE_RANGES } from "./hetzner.js";
 import type { GatewayInput } from "./inputs.js";
 import { contains, overlaps } from "./ip.js";
 import type { Reporter } from "./reporter.js";
+import { compareText } from "../util/order.js";
 
 /**
  * Checks each gateway's network on its own (identity, private range, subnet,
@@ -18,7 +19,7 @@ export function checkNetworks(gateways: readonly GatewayInput[], reporter: Repor
 /** Gateways by network key, each group in name order, so reports name the same "first" every time. */
 export function groupByNetwork(gateways: readonly GatewayInput[]): Map<string, GatewayInput[]> {
   const groups = new Map<string, GatewayInput[]>();
-  for (const gateway of [...gateways].sort((a, b) => compare(a.settings.name, b.settings.name))) {
+  for (const gateway of [...gateways].sort((a, b) => compareText(a.settings.name, b.settings.name))) {
     const group = groups.get(gateway.networkKey) ?? [];
     group.push(gateway);
     groups.set(gateway.networkKey, group);
@@ -109,8 +110,4 @@ function checkSharedNetwork(group: readonly GatewayInput[], reporter: Reporter):
 export function describeNetwork(gateway: GatewayInput): string {
   const [kind, value] = gateway.networkKey.split(/:(.*)/s);
   return kind === "id" ? `id ${value}` : quote(value);
-}
-
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

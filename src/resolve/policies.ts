@@ -5,6 +5,7 @@ import { LINK_LOCAL } from "./hetzner.js";
 import type { GatewayInput, PolicyInput } from "./inputs.js";
 import { contains, formatRange, mergeRanges, overlaps, type Cidr, type Ipv4Range } from "./ip.js";
 import type { Located, Reporter } from "./reporter.js";
+import { compareText } from "../util/order.js";
 
 /** A policy whose gateway and egress IP exist, with the egress IP default applied. */
 export interface BoundPolicy {
@@ -141,7 +142,7 @@ interface Rectangle {
  */
 function checkConflicts(policies: readonly BoundPolicy[], reporter: Reporter): void {
   const rectangles: Rectangle[] = [];
-  for (const policy of [...policies].sort((a, b) => (a.input.name < b.input.name ? -1 : a.input.name > b.input.name ? 1 : 0))) {
+  for (const policy of [...policies].sort((a, b) => compareText(a.input.name, b.input.name))) {
     for (const source of policy.input.sources) {
       for (const destination of policy.input.destinations) rectangles.push({ policy, source, destination });
     }

@@ -16,6 +16,7 @@ import { allocatePortBlocks } from "./ports.js";
 import { Reporter } from "./reporter.js";
 import { checkRequirements } from "./requirements.js";
 import { checkRoutes } from "./routes.js";
+import { compareText } from "../util/order.js";
 
 export interface ResolveResult {
   /** Present when there is no error (warnings may accompany it). */
@@ -158,10 +159,6 @@ function sortedCidrs(texts: readonly string[]): string[] {
 
 function sortedRecord(record: Readonly<Record<string, string>>): Record<string, string> {
   return Object.fromEntries(Object.entries(record).sort(([a], [b]) => compareText(a, b)));
-}
-
-function compareText(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function isDefined<T>(value: T | undefined): value is T {
