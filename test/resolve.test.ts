@@ -218,3 +218,45 @@ describe("the model", () => {
     expect(model.sources).toEqual(["10.0.9.0/24", "10.0.10.0/24", "10.0.100.0/24"]);
   });
 });
+
+describe("high availability and host sizing", () => {
+  it("derives a virtual router id from the name, the same every build", () => {
+    const first = only(gateway()).vrrp!;
+    expect(first).toEqual({ virtualRouterId: only(gateway()).vrrp!.virtualRouterId, advertIntervalSeconds: 0.5, preempt: false });
+    expect(first.virtualRouterId).toBeGreaterThanOrEqual(1);
+    expect(first.virtualRouterId).toBeLessThanOrEqual(255);
+  });
+
+  it("gives gateways on one network distinct virtual router ids", () => {
+    const result = compileText(
+      gateway({ name: "a", spec: "  routes: [10.98.0.0/16]\n" }),
+      gateway({ name: "b", spec: "  routes: [10.99.0.0/16]\n" }),
+    );
+    const ids = result.model!.gateways.map((g) => g.vrrp!.virtualRouterId);
+    expect(new Set(ids).size).toBe(2);
+  });
+
+  it("has no VRRP in Single mode", () => {
+    expect(only(gateway({ spec: "  highAvailability: { enabled: false }\n" })).vrrp).toBeNull();
+  });
+
+  it("counts the advert interval in hundredths", () => {
+    const result = compileText(gateway({ spec: "  highAvailability: { advertIntervalSeconds: 0.333 }\n" }));
+    expect(result.diagnostics).toMatchObject([{ code: "NATGW115", hint: "use 0.33" }]);
+  });
+
+  it("sizes connection tracking from the server type's memory", () => {
+    expect(only(gateway({ spec: "  members: { serverType: cx43 }\n" })).host).toEqual({
+      memoryMiB: 16384,
+      conntrackMax: 8388608,
+      conntrackBuckets: 2097152,
+    });
+  });
+
+  it("warns about an unknown server type and sizes for the smallest", () => {
+    const result = compileText(gateway({ spec: "  members: { serverType: cx99 }\n" }));
+    expect(codes(result)).toEqual(["NATGW706"]);
+    expect(result.model!.gateways[0]!.host.conntrackMax).toBe(1048576);
+  });
+});
+

@@ -131,6 +131,10 @@ export const catalogue = {
     `${a.field} lists ${a.found} twice`,
     "remove the repeated entry",
   ]),
+  advertIntervalPrecision: entry<{ found: number }>("NATGW115", "error", (a) => [
+    `spec.highAvailability.advertIntervalSeconds is counted in hundredths of a second (VRRPv3); found ${a.found}`,
+    `use ${Math.round(a.found * 100) / 100}`,
+  ]),
   schemaOther: entry<{ field: string; detail: string }>("NATGW199", "error", (a) => `${a.field} ${a.detail}`),
 
   // 2xx: names and references
@@ -307,6 +311,10 @@ export const catalogue = {
   egressNotAllowed: entry<{ egressIP: string; networks: string; reason: string }>("NATGW704", "warning", (a) => [
     `egress IP ${a.egressIP} ${a.reason}; natgw cannot show that it lies in spec.cluster.apiAllowedNetworks (${a.networks}), and workers reach the cluster API from it`,
     "after `terraform apply`, add its address (the egressIPs output) to apiAllowedNetworks",
+  ]),
+  unknownServerType: entry<{ serverType: string; memory: string; conntrackMax: string }>("NATGW706", "warning", (a) => [
+    `server type ${a.serverType} is not in natgw's table of Hetzner server types, so its memory is unknown; connection tracking is sized for ${a.memory} (${a.conntrackMax} entries)`,
+    "check the type's name; a newer type works, with a table sized for the smallest server",
   ]),
   sshClosed: entry("NATGW705", "warning", () => [
     "spec.security.sshAllowedCIDRs is empty, so SSH to the members is closed and `terraform apply` cannot push configuration changes to them",

@@ -53,7 +53,11 @@ export function gatewaySettings(gateway: NatGateway): GatewaySettings {
       privateOnly: cluster.controlPlane?.privateOnly ?? schemaDefault("Cluster", "controlPlane", "privateOnly"),
       apiAllowedNetworks: cluster.apiAllowedNetworks ?? schemaDefault("Cluster", "apiAllowedNetworks"),
     },
-    highAvailability: { enabled: spec.highAvailability?.enabled ?? schemaDefault("HighAvailability", "enabled") },
+    highAvailability: {
+      enabled: spec.highAvailability?.enabled ?? schemaDefault("HighAvailability", "enabled"),
+      advertIntervalSeconds: spec.highAvailability?.advertIntervalSeconds ?? schemaDefault("HighAvailability", "advertIntervalSeconds"),
+      preempt: spec.highAvailability?.preempt ?? schemaDefault("HighAvailability", "preempt"),
+    },
     members: {
       serverType: members.serverType ?? schemaDefault("Members", "serverType"),
       image: members.image ?? schemaDefault("Members", "image"),

@@ -37,6 +37,7 @@ function assertGateway(gateway: GatewayModel): void {
   for (const policy of gateway.policies) {
     if (!egressNames.has(policy.egressIP)) fail(`policy ${policy.name} names missing egress IP ${policy.egressIP}`);
   }
+  if ((gateway.mode === "ha") !== (gateway.vrrp !== null)) fail(`${gateway.name} has VRRP settings only in HA`);
   if (gateway.portBlocks) assertPortBlocks(gateway);
 }
 

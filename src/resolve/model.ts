@@ -30,6 +30,23 @@ export interface GatewayModel {
   readonly security: SecurityModel;
   readonly metrics: { readonly enabled: boolean; readonly port: number };
   readonly cluster: { readonly apiAllowedNetworks: readonly string[] };
+  /** VRRP between the two members; null in Single mode. */
+  readonly vrrp: VrrpModel | null;
+  /** Kernel sizing from the members' server type. */
+  readonly host: HostModel;
+}
+
+export interface VrrpModel {
+  /** 1-255, derived from the gateway's name, distinct among the gateways of one network. */
+  readonly virtualRouterId: number;
+  readonly advertIntervalSeconds: number;
+  readonly preempt: boolean;
+}
+
+export interface HostModel {
+  readonly memoryMiB: number;
+  readonly conntrackMax: number;
+  readonly conntrackBuckets: number;
 }
 
 export interface NetworkModel {

@@ -9,7 +9,8 @@ import { LINK_LOCAL } from "./hetzner.js";
 import { gatewayInput, policyInput, type GatewayInput, type PolicyInput } from "./inputs.js";
 import { assertModelInvariants } from "./invariants.js";
 import { cidr, compareRanges, numberToAddress } from "./ip.js";
-import type { GatewayModel, Model, PortBlocksModel } from "./model.js";
+import { hostSizing, vrrpSettings } from "./host.js";
+import type { GatewayModel, HostModel, Model, PortBlocksModel, VrrpModel } from "./model.js";
 import { checkNetworks } from "./network.js";
 import { bindPolicies, checkPolicies, type BoundPolicy } from "./policies.js";
 import { allocatePortBlocks } from "./ports.js";
@@ -45,6 +46,7 @@ export function resolve(documents: readonly SourceDocument[]): ResolveResult {
   const bound = bindPolicies(policies, gatewaysByName, declared, reporter);
   checkPolicies(bound, reporter);
 
+  const vrrp = vrrpSettings(gateways, reporter);
   const models: GatewayModel[] = [];
   for (const gateway of gateways) {
     checkRequirements(gateway, reporter);
@@ -52,7 +54,10 @@ export function resolve(documents: readonly SourceDocument[]): ResolveResult {
     warnUnusedEgressIPs(gateway, policyDocuments, declared, reporter);
     const portBlocks = allocatePortBlocks(gateway, own, reporter);
     const memberAddresses = addresses.get(gateway.settings.name);
-    if (portBlocks !== undefined && memberAddresses) models.push(gatewayModel(gateway, own, memberAddresses, portBlocks));
+    const host = hostSizing(gateway, reporter);
+    if (portBlocks !== undefined && memberAddresses) {
+      models.push(gatewayModel(gateway, own, memberAddresses, portBlocks, vrrp.get(gateway.settings.name) ?? null, host));
+    }
   }
 
   if (reporter.errorCount > 0) return { diagnostics: reporter.diagnostics };
@@ -66,6 +71,8 @@ function gatewayModel(
   policies: readonly BoundPolicy[],
   memberAddresses: readonly string[],
   portBlocks: PortBlocksModel | null,
+  vrrp: VrrpModel | null,
+  host: HostModel,
 ): GatewayModel {
   const { settings } = gateway;
   const mode = settings.highAvailability.enabled ? "ha" : "single";
@@ -115,6 +122,8 @@ function gatewayModel(
     },
     metrics: { enabled: settings.metrics.enabled, port: settings.metrics.port },
     cluster: { apiAllowedNetworks: sortedCidrs(gateway.apiAllowedNetworks.map((entry) => entry.value.text)) },
+    vrrp,
+    host,
   };
 }
 

@@ -147,6 +147,14 @@ export interface HighAvailability {
    * Two members with failover (true) or one member (false).
    */
   enabled?: boolean;
+  /**
+   * Seconds between VRRP adverts of the active member, in hundredths (VRRPv3). The standby takes over after about 3 adverts are missed, so 0.5 s detects a dead member in about 1.6 s; longer intervals ride out short network hiccups at the cost of slower failover.
+   */
+  advertIntervalSeconds?: number;
+  /**
+   * Let member 1 take the active role back when it returns. Off by default: every takeover moves the floating IPs and routes, so one failover is better than two.
+   */
+  preempt?: boolean;
 }
 /**
  * The gateway hosts: two in HA, one in Single.
