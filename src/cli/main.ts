@@ -3,7 +3,9 @@ import { Command, CommanderError, InvalidArgumentError, Option } from "commander
 import { compile, type CompileResult } from "../compile.js";
 import { hasErrors } from "../diagnostics/diagnostic.js";
 import { formatJson, formatText, summary } from "../diagnostics/format.js";
+import { emit } from "../emit/emit.js";
 import { explain, type Flow, type Protocol } from "../explain/explain.js";
+import { OutputError, writeOutput } from "../write/write.js";
 import { isAddress } from "../resolve/ip.js";
 import { schemaText } from "../spec/schema.js";
 import { formatExplanation } from "./explain-text.js";
@@ -103,6 +105,41 @@ function buildProgram(io: CliIO, setExit: (code: number) => void): Command {
         setExit(EXIT_OK);
       },
     );
+
+  program
+    .command("build")
+    .description("compile spec files and write every artifact into an output directory, atomically, with natgw.json")
+    .argument("<files...>", "spec files")
+    .requiredOption("--out <dir>", "output directory; replaced only by a complete build")
+    .addOption(formatOption())
+    .action((files: string[], options: { out: string; format: Format }) => {
+      const result = compile(files);
+      if (!result.model) {
+        setExit(report(result, options.format, io, files));
+        return;
+      }
+      const emitted = emit(result.model);
+      const diagnostics = [...result.diagnostics, ...emitted.diagnostics];
+      if (hasErrors(diagnostics)) {
+        setExit(report({ diagnostics }, options.format, io, files));
+        return;
+      }
+      try {
+        writeOutput(options.out, emitted.artifacts, version);
+      } catch (error) {
+        if (!(error instanceof OutputError) && !(error as NodeJS.ErrnoException).code) throw error;
+        io.stderr(`natgw: cannot write ${options.out}: ${(error as Error).message}\n`);
+        setExit(EXIT_USAGE);
+        return;
+      }
+      if (options.format === "json") {
+        io.stdout(formatJson(diagnostics));
+      } else {
+        if (diagnostics.length > 0) io.stderr(formatText(diagnostics, styleFor(io, "stderr")));
+        io.stdout(`wrote ${emitted.artifacts.length + 1} files to ${options.out}\n`);
+      }
+      setExit(EXIT_OK);
+    });
 
   program
     .command("schema")

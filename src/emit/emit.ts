@@ -1,0 +1,15 @@
+import type { Diagnostic } from "../diagnostics/diagnostic.js";
+import type { Model } from "../resolve/model.js";
+import type { Artifact } from "./artifact.js";
+import { emitHosts } from "./hosts/hosts.js";
+
+export interface EmitResult {
+  readonly artifacts: Artifact[];
+  readonly diagnostics: Diagnostic[];
+}
+
+/** model -> artifacts. Pure: the write stage puts them on disk. */
+export function emit(model: Model): EmitResult {
+  const hosts = emitHosts(model);
+  return { artifacts: hosts.artifacts, diagnostics: hosts.diagnostics };
+}

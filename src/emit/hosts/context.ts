@@ -1,0 +1,42 @@
+import type { GatewayModel, MemberModel, Model } from "../../resolve/model.js";
+import type { FileMode, Role } from "../artifact.js";
+
+/** What a host file's values are computed from: one member of one gateway. */
+export interface MemberContext {
+  readonly model: Model;
+  readonly gateway: GatewayModel;
+  readonly member: MemberModel;
+  /** The other member in HA; null in Single mode. */
+  readonly peer: MemberModel | null;
+}
+
+/**
+ * One file on a member's host. Its template is `templates/<hostPath>.njk`, named
+ * after the file it makes; `values` computes everything the template shows.
+ */
+export interface HostFile {
+  readonly hostPath: string;
+  readonly role: Role;
+  readonly fileMode: FileMode;
+  /** Whether the member has this file at all (keepalived only in HA). */
+  readonly when?: (context: MemberContext) => boolean;
+  readonly values: (context: MemberContext) => Record<string, unknown>;
+}
+
+/** Paths on the host that several files agree on. */
+export const HOST_PATHS = {
+  config: "/etc/natgw/config.json",
+  /** Written by Terraform after apply: server ids, network id, floating IP ids and addresses. */
+  cloud: "/etc/natgw/cloud.json",
+  /** Written by Terraform, root only: the Hetzner Cloud API token. */
+  token: "/etc/natgw/token",
+  ruleset: "/etc/natgw/ruleset.nft",
+  runtimeDir: "/run/natgw",
+  stateDir: "/var/lib/natgw",
+  ctl: "/usr/local/sbin/natgw-ctl",
+  textfileDir: "/var/lib/prometheus/node-exporter",
+} as const;
+
+export function isHA(context: MemberContext): boolean {
+  return context.gateway.mode === "ha";
+}

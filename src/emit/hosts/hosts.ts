@@ -1,0 +1,34 @@
+import type { Diagnostic } from "../../diagnostics/diagnostic.js";
+import type { Model } from "../../resolve/model.js";
+import type { Artifact } from "../artifact.js";
+import type { MemberContext } from "./context.js";
+import { HOST_FILES } from "./files.js";
+import { render } from "./render.js";
+
+export interface HostEmit {
+  readonly artifacts: Artifact[];
+  readonly diagnostics: Diagnostic[];
+}
+
+/** model -> every host file of every member, at `hosts/<member>/<path on the host>`. */
+export function emitHosts(model: Model): HostEmit {
+  const artifacts: Artifact[] = [];
+  for (const gateway of model.gateways) {
+    for (const member of gateway.members) {
+      const peer = gateway.members.find((other) => other !== member) ?? null;
+      const context: MemberContext = { model, gateway, member, peer };
+      for (const file of HOST_FILES) {
+        if (file.when && !file.when(context)) continue;
+        artifacts.push({
+          path: `hosts/${member.name}${file.hostPath}`,
+          role: file.role,
+          gateway: gateway.name,
+          member: member.name,
+          fileMode: file.fileMode,
+          content: render(`${file.hostPath.slice(1)}.njk`, file.values(context)),
+        });
+      }
+    }
+  }
+  return { artifacts, diagnostics: [] };
+}

@@ -1,0 +1,38 @@
+import { fileURLToPath } from "node:url";
+import nunjucks from "nunjucks";
+
+/** templates/ sits next to dist/ and src/ alike. */
+export const TEMPLATES_DIR = fileURLToPath(new URL("../../../templates/", import.meta.url));
+
+/**
+ * Templates hold the text of host files; TypeScript computes every value. An
+ * undefined value is a bug, not an empty string, so rendering throws on it.
+ * Nothing is HTML-escaped: each target language has its own filter below.
+ */
+const environment = new nunjucks.Environment(new nunjucks.FileSystemLoader(TEMPLATES_DIR, { noCache: false }), {
+  autoescape: false,
+  throwOnUndefined: true,
+  trimBlocks: true,
+  lstripBlocks: true,
+});
+
+/** A JSON literal: strings quoted and escaped, for JSON files and jq programs. */
+environment.addFilter("json", (value: unknown) => JSON.stringify(value));
+
+/** A single-quoted shell word: the only character to escape inside is the quote itself. */
+environment.addFilter("shell", (value: unknown) => `'${String(value).replace(/'/g, `'\\''`)}'`);
+
+/**
+ * A double-quoted string for nft or keepalived. Both have no escape for a quote
+ * or a newline, so a value holding either is refused rather than escaped.
+ */
+environment.addFilter("quoted", (value: unknown) => {
+  const text = String(value);
+  if (/["\\\n\r]/.test(text)) throw new Error(`natgw bug: ${JSON.stringify(text)} cannot be quoted safely`);
+  return `"${text}"`;
+});
+
+/** Renders `templates/<name>` with `values`. */
+export function render(name: string, values: Record<string, unknown>): string {
+  return environment.render(name, values);
+}

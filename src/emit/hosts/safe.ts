@@ -1,0 +1,63 @@
+import { isAddress, parseCidr } from "../../resolve/ip.js";
+
+/**
+ * Every value that reaches a template passes through one of these. The model is
+ * already validated, so a failure here is a bug in natgw; the point is that no
+ * template ever sees a value that could end a string, start a directive or add a
+ * line (`keepalived -t` and `nft -c` accept injected directives, so their syntax
+ * checks are no defence).
+ */
+function unsafe(kind: string, value: unknown): never {
+  throw new Error(`natgw bug: unsafe ${kind} reached a template: ${JSON.stringify(value)}`);
+}
+
+/** An IPv4 address, parsed and written back in canonical form. */
+export function address(value: string): string {
+  if (!isAddress(value)) unsafe("IPv4 address", value);
+  return value.split(".").map(Number).join(".");
+}
+
+/** An IPv4 network, parsed and written back in canonical form. */
+export function cidr(value: string): string {
+  const parsed = parseCidr(value);
+  if (!parsed.ok) unsafe("IPv4 CIDR", value);
+  return parsed.cidr.text;
+}
+
+const DNS_LABEL = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/** Names of gateways, members, egress IPs and policies: DNS labels. */
+export function label(value: string): string {
+  if (!DNS_LABEL.test(value)) unsafe("name", value);
+  return value;
+}
+
+/** Hetzner network names as the schema allows them: they may start with a digit. */
+export function networkName(value: string): string {
+  if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(value)) unsafe("network name", value);
+  return value;
+}
+
+/** An identifier usable inside nft and keepalived names: a DNS label with `-` as `_`. */
+export function identifier(value: string): string {
+  return label(value).replace(/-/g, "_");
+}
+
+/** Interface names as Linux allows them (IFNAMSIZ 16 with the NUL). */
+export const INTERFACE_NAME = /^[A-Za-z0-9_.-]{1,15}$/;
+
+export function interfaceName(value: string): string {
+  if (!INTERFACE_NAME.test(value)) unsafe("interface name", value);
+  return value;
+}
+
+export function integer(value: number, minimum: number, maximum: number): number {
+  if (!Number.isInteger(value) || value < minimum || value > maximum) unsafe(`integer in ${minimum}-${maximum}`, value);
+  return value;
+}
+
+/** Hetzner server types and images: lowercase letters, digits and `-`. */
+export function token(value: string): string {
+  if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(value)) unsafe("token", value);
+  return value;
+}

@@ -1,0 +1,27 @@
+import type { HostFile } from "./context.js";
+import { integer, label } from "./safe.js";
+
+/**
+ * Kernel settings of a member. Forwarding is not among them: it is off at boot and
+ * only natgw-forwarding.service turns it on, after the ruleset loaded.
+ */
+export const sysctlFiles: HostFile[] = [
+  {
+    hostPath: "/etc/sysctl.d/90-natgw.conf",
+    role: "sysctl",
+    fileMode: "0644",
+    values: ({ gateway, member }) => ({
+      gateway: label(gateway.name),
+      member: label(member.name),
+      conntrackMax: integer(gateway.host.conntrackMax, 65536, 2 ** 30),
+      conntrackBuckets: integer(gateway.host.conntrackBuckets, 16384, 2 ** 28),
+      memoryMiB: integer(gateway.host.memoryMiB, 512, 2 ** 22),
+      // Managed NATs drop idle TCP after 240-1200 s (AWS 350 s, GCP 1200 s); the
+      // kernel's own 5 days would let dead flows fill the table.
+      tcpEstablishedTimeoutSeconds: 1200,
+      tcpTimeWaitTimeoutSeconds: 30,
+      udpTimeoutSeconds: 30,
+      udpStreamTimeoutSeconds: 120,
+    }),
+  },
+];

@@ -1,0 +1,97 @@
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { compile } from "../src/compile.js";
+import { emit } from "../src/emit/emit.js";
+import { writeOutput } from "../src/write/write.js";
+
+// UPDATE_GOLDEN=1 rewrites test/golden/build/; review the diff.
+const update = process.env.UPDATE_GOLDEN === "1";
+const examples = ["single", "ha", "policies", "ports"];
+const scratch = mkdtempSync(join(tmpdir(), "natgw-build-"));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+function artifactsOf(example: string) {
+  const result = compile([`examples/${example}.yaml`]);
+  return emit(result.model!);
+}
+
+function listFiles(dir: string, prefix = ""): string[] {
+  return readdirSync(dir)
+    .sort()
+    .flatMap((entry) => {
+      const path = join(dir, entry);
+      return statSync(path).isDirectory() ? listFiles(path, `${prefix}${entry}/`) : [`${prefix}${entry}`];
+    });
+}
+
+describe("natgw build", () => {
+  for (const example of examples) {
+    it(`${example}: every artifact matches its golden file`, () => {
+      const { artifacts, diagnostics } = artifactsOf(example);
+      expect(diagnostics).toEqual([]);
+      const goldenDir = `test/golden/build/${example}`;
+      if (update) {
+        rmSync(goldenDir, { recursive: true, force: true });
+        for (const artifact of artifacts) {
+          mkdirSync(dirname(join(goldenDir, artifact.path)), { recursive: true });
+          writeFileSync(join(goldenDir, artifact.path), artifact.content);
+        }
+      }
+      expect(artifacts.map((a) => a.path).sort()).toEqual(listFiles(goldenDir));
+      for (const artifact of artifacts) expect(artifact.content, artifact.path).toBe(readFileSync(join(goldenDir, artifact.path), "utf8"));
+    });
+  }
+
+  it("writes the same bytes twice, natgw.json included", () => {
+    const { artifacts } = artifactsOf("policies");
+    writeOutput(join(scratch, "a"), artifacts, "test");
+    writeOutput(join(scratch, "b"), artifactsOf("policies").artifacts, "test");
+    const files = listFiles(join(scratch, "a"));
+    expect(files).toEqual(listFiles(join(scratch, "b")));
+    for (const file of files) expect(readFileSync(join(scratch, "a", file))).toEqual(readFileSync(join(scratch, "b", file)));
+  });
+
+  it("indexes every file with its role, member, mode and sha256", () => {
+    const { artifacts } = artifactsOf("ha");
+    writeOutput(join(scratch, "index"), artifacts, "test");
+    const index = JSON.parse(readFileSync(join(scratch, "index", "natgw.json"), "utf8"));
+    expect(index.artifacts).toHaveLength(artifacts.length);
+    expect(index.artifacts).toContainEqual({
+      path: "hosts/prod-egress-1/etc/sysctl.d/90-natgw.conf",
+      role: "sysctl",
+      gateway: "prod-egress",
+      member: "prod-egress-1",
+      mode: "0644",
+      sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+    });
+    expect(statSync(join(scratch, "index", "hosts/prod-egress-1/etc/sysctl.d/90-natgw.conf")).mode & 0o777).toBe(0o644);
+  });
+
+  it("replaces an earlier build whole, leaving no file of the old one", () => {
+    const out = join(scratch, "replace");
+    writeOutput(out, artifactsOf("ha").artifacts, "test");
+    writeOutput(out, artifactsOf("single").artifacts, "test");
+    expect(readdirSync(join(out, "hosts"))).toEqual(["dev-egress-1"]);
+    expect(readdirSync(scratch).filter((entry) => entry.includes(".natgw-"))).toEqual([]);
+  });
+
+  it("leaves an existing output untouched when writing fails", () => {
+    const out = join(scratch, "kept");
+    writeOutput(out, artifactsOf("ha").artifacts, "test");
+    const before = readFileSync(join(out, "natgw.json"), "utf8");
+    const broken = [{ path: "hosts/x/../../escape", role: "config" as const, gateway: null, member: null, fileMode: "0644" as const, content: "" }];
+    expect(() => writeOutput(out, broken, "test")).toThrow(/leaves the output directory/);
+    expect(readFileSync(join(out, "natgw.json"), "utf8")).toBe(before);
+    expect(readdirSync(scratch).filter((entry) => entry.includes(".natgw-"))).toEqual([]);
+  });
+
+  it("refuses to replace a directory that is not a natgw output", () => {
+    const out = join(scratch, "repo");
+    mkdirSync(out);
+    writeFileSync(join(out, "README.md"), "mine");
+    expect(() => writeOutput(out, artifactsOf("ha").artifacts, "test")).toThrow(/not a natgw output directory/);
+    expect(existsSync(join(out, "README.md"))).toBe(true);
+  });
+});

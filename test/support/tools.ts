@@ -1,0 +1,59 @@
+import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+
+/**
+ * Real-tool tests need the Debian packages .ci/run installs. In CI a missing tool
+ * is a failure; elsewhere the test is skipped with the reason.
+ */
+export function hasTool(command: string): boolean {
+  return spawnSync("sh", ["-c", `command -v ${command}`], { encoding: "utf8" }).status === 0;
+}
+
+export function missingTools(...commands: string[]): string | undefined {
+  const missing = commands.filter((command) => !hasTool(command));
+  if (missing.length === 0) return undefined;
+  if (process.env.CI === "true") throw new Error(`CI lacks ${missing.join(", ")}: .ci/run must install them`);
+  return `needs ${missing.join(", ")} (installed by .ci/run)`;
+}
+
+export function isRoot(): boolean {
+  return typeof process.getuid === "function" && process.getuid() === 0;
+}
+
+export interface RunResult {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export function run(command: string, args: readonly string[], input?: string): RunResult {
+  const result = spawnSync(command, args, { encoding: "utf8", input });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/**
+ * A throwaway network namespace with a member's interfaces: a veth pair named
+ * as Hetzner names them (private enp7s0, public eth0). Nothing is routed to the
+ * host namespace; `remove` deletes the namespace and with it both ends.
+ */
+export class Namespace {
+  readonly name = `natgw-test-${process.pid}-${randomBytes(3).toString("hex")}`;
+
+  constructor(interfaces: readonly [string, string] = ["enp7s0", "eth0"]) {
+    must(run("ip", ["netns", "add", this.name]));
+    must(this.exec("ip", ["link", "add", interfaces[0], "type", "veth", "peer", "name", interfaces[1]]));
+    for (const name of [...interfaces, "lo"]) must(this.exec("ip", ["link", "set", name, "up"]));
+  }
+
+  exec(command: string, args: readonly string[], input?: string): RunResult {
+    return run("ip", ["netns", "exec", this.name, command, ...args], input);
+  }
+
+  remove(): void {
+    run("ip", ["netns", "del", this.name]);
+  }
+}
+
+function must(result: RunResult): void {
+  if (result.status !== 0) throw new Error(`command failed: ${result.stderr}`);
+}
