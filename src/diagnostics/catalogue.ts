@@ -4,7 +4,8 @@ import type { Diagnostic, Severity, SourceLocation } from "./diagnostic.js";
  * Every message natgw can say about a spec, with its code. A message says what was
  * found and what is allowed; the hint says how to fix it. Codes are stable: 0xx
  * files and syntax, 1xx schema, 2xx names and references, 3xx network and
- * addresses, 4xx routes, 5xx policies, 6xx port blocks, 7xx cluster requirements.
+ * addresses, 4xx routes, 5xx policies, 6xx port blocks, 7xx cluster requirements,
+ * 8xx host artifacts.
  */
 interface Entry<A> {
   readonly code: string;
@@ -319,6 +320,12 @@ export const catalogue = {
   sshClosed: entry("NATGW705", "warning", () => [
     "spec.security.sshAllowedCIDRs is empty, so SSH to the members is closed and `terraform apply` cannot push configuration changes to them",
     "add the address your pipeline runs from, for example `sshAllowedCIDRs: [198.51.100.7/32]`",
+  ]),
+
+  // 8xx: host artifacts
+  userDataTooLarge: entry<{ member: string; bytes: string; limit: string; largest: string }>("NATGW801", "error", (a) => [
+    `the cloud-init user-data of member ${a.member} is ${a.bytes} bytes even with its files compressed; Hetzner Cloud accepts at most ${a.limit} bytes (32 KiB) of user_data`,
+    `its largest files are ${a.largest}; every policy CIDR adds to the ruleset and config.json, so use fewer policies or merge their CIDRs into wider networks`,
   ]),
 } as const;
 

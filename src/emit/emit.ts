@@ -2,6 +2,8 @@ import type { Diagnostic } from "../diagnostics/diagnostic.js";
 import type { Model } from "../resolve/model.js";
 import type { Artifact } from "./artifact.js";
 import { emitHosts } from "./hosts/hosts.js";
+import { emitMonitoring } from "./monitoring.js";
+import { emitNodes } from "./nodes.js";
 
 export interface EmitResult {
   readonly artifacts: Artifact[];
@@ -11,5 +13,8 @@ export interface EmitResult {
 /** model -> artifacts. Pure: the write stage puts them on disk. */
 export function emit(model: Model): EmitResult {
   const hosts = emitHosts(model);
-  return { artifacts: hosts.artifacts, diagnostics: hosts.diagnostics };
+  return {
+    artifacts: [...hosts.artifacts, ...emitMonitoring(model), ...emitNodes(model)],
+    diagnostics: hosts.diagnostics,
+  };
 }

@@ -1,6 +1,7 @@
 import type { Diagnostic } from "../../diagnostics/diagnostic.js";
 import type { Model } from "../../resolve/model.js";
 import type { Artifact } from "../artifact.js";
+import { cloudInitUserData } from "./cloud-init.js";
 import type { MemberContext } from "./context.js";
 import { HOST_FILES } from "./files.js";
 import { render } from "./render.js";
@@ -10,16 +11,21 @@ export interface HostEmit {
   readonly diagnostics: Diagnostic[];
 }
 
-/** model -> every host file of every member, at `hosts/<member>/<path on the host>`. */
+/**
+ * model -> every host file of every member, at `hosts/<member>/<path on the host>`,
+ * and after them the member's cloud-init user-data, which bundles them all.
+ */
 export function emitHosts(model: Model): HostEmit {
   const artifacts: Artifact[] = [];
+  const diagnostics: Diagnostic[] = [];
   for (const gateway of model.gateways) {
     for (const member of gateway.members) {
       const peer = gateway.members.find((other) => other !== member) ?? null;
       const context: MemberContext = { model, gateway, member, peer };
+      const memberFiles: Artifact[] = [];
       for (const file of HOST_FILES) {
         if (file.when && !file.when(context)) continue;
-        artifacts.push({
+        memberFiles.push({
           path: `hosts/${member.name}${file.hostPath}`,
           role: file.role,
           gateway: gateway.name,
@@ -28,7 +34,10 @@ export function emitHosts(model: Model): HostEmit {
           content: render(`${file.hostPath.slice(1)}.njk`, file.values(context)),
         });
       }
+      const userData = cloudInitUserData(context, memberFiles);
+      artifacts.push(...memberFiles, ...(userData.artifact ? [userData.artifact] : []));
+      diagnostics.push(...userData.diagnostics);
     }
   }
-  return { artifacts, diagnostics: [] };
+  return { artifacts, diagnostics };
 }

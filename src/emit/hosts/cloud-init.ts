@@ -1,0 +1,188 @@
+import { gzipSync } from "node:zlib";
+import { diagnose } from "../../diagnostics/catalogue.js";
+import type { Diagnostic } from "../../diagnostics/diagnostic.js";
+import type { Artifact } from "../artifact.js";
+import type { MemberContext } from "./context.js";
+import { isHA } from "./context.js";
+import { render } from "./render.js";
+import { label } from "./safe.js";
+
+/** Hetzner Cloud limits a server's user_data to 32 KiB. */
+export const USER_DATA_LIMIT_BYTES = 32 * 1024;
+
+/** write_files entries are indented by four spaces; a block scalar's lines by six. */
+const CONTENT_INDENT = "      ";
+
+/** Paths natgw itself chose: absolute, without `..`, from a small alphabet. */
+const HOST_PATH = /^(\/[A-Za-z0-9_][A-Za-z0-9_.-]*)+$/;
+
+export interface UserData {
+  /** The member's cloud-init.yaml; null when it does not fit the limit. */
+  readonly artifact: Artifact | null;
+  readonly diagnostics: Diagnostic[];
+}
+
+interface WriteFile {
+  readonly path: string;
+  readonly permissions: string;
+  readonly compressed: boolean;
+  /** The YAML scalar after `content: `, block literal or base64 of gzip. */
+  readonly content: string;
+}
+
+/**
+ * Gzip with the header's operating-system byte fixed to Unix (3): zlib writes the
+ * build platform's code there (19 on macOS), and the same input must give the
+ * same bytes everywhere. The header holds no timestamp (mtime 0).
+ */
+export function gzip(content: string): Buffer {
+  const compressed = gzipSync(Buffer.from(content, "utf8"), { level: 9 });
+  compressed[9] = 3;
+  return compressed;
+}
+
+/**
+ * A YAML literal block that reads back as exactly `content`, or null when the
+ * content needs more than the plain form can say: a literal block keeps one final
+ * newline, cannot start with indentation, and carries no control characters.
+ */
+export function literalBlock(content: string): string | null {
+  if (!/^[\t\x20-\x7e\n]*$/.test(content)) return null;
+  if (!content.endsWith("\n") || content.endsWith("\n\n") || /^[\s]/.test(content)) return null;
+  const lines = content.slice(0, -1).split("\n");
+  return `|\n${lines.map((line) => (line === "" ? "" : `${CONTENT_INDENT}${line}`)).join("\n")}`;
+}
+
+/** The file as cloud-init writes it, in whichever encoding makes the user-data smaller. */
+function writeFile(artifact: Artifact, hostPath: string): WriteFile {
+  if (!HOST_PATH.test(hostPath)) throw new Error(`natgw bug: unsafe host path ${JSON.stringify(hostPath)}`);
+  const compressed = gzip(artifact.content).toString("base64");
+  const plain = literalBlock(artifact.content);
+  // `encoding: gz+b64` plus its indentation costs 21 bytes on top of the base64.
+  const usePlain = plain !== null && plain.length <= compressed.length + 21;
+  return { path: hostPath, permissions: artifact.fileMode, compressed: !usePlain, content: usePlain ? plain : compressed };
+}
+
+const UNIT_DIR = "/etc/systemd/system/";
+const ORDERING = /^(After|Requires|Requisite|BindsTo|Wants|PartOf|Before)=(.*)$/gm;
+
+/**
+ * The units to enable, each after the units it names in After=, Requires= and the
+ * like (Before= the other way round), ties by name. They are the .service and
+ * .timer files directly in /etc/systemd/system plus the packaged units natgw
+ * configures; a service its own timer starts is left to the timer, and the timer
+ * inherits that service's ordering. Drop-ins (<unit>.d/*.conf) add to their unit.
+ */
+export function unitStartOrder(files: readonly { hostPath: string; content: string }[], packaged: readonly string[]): string[] {
+  const texts = new Map<string, string>(packaged.map((unit) => [unit, ""]));
+  for (const { hostPath, content } of files) {
+    const name = hostPath.startsWith(UNIT_DIR) ? hostPath.slice(UNIT_DIR.length) : "";
+    if (/^[A-Za-z0-9_.@-]+\.(service|timer)$/.test(name)) texts.set(name, `${texts.get(name) ?? ""}${content}\n`);
+  }
+  for (const { hostPath, content } of files) {
+    const dropIn = /^([A-Za-z0-9_.@-]+\.(?:service|timer))\.d\/[^/]+\.conf$/.exec(hostPath.slice(UNIT_DIR.length));
+    if (hostPath.startsWith(UNIT_DIR) && dropIn && texts.has(dropIn[1]!)) texts.set(dropIn[1]!, `${texts.get(dropIn[1]!)}${content}\n`);
+  }
+  for (const unit of [...texts.keys()]) {
+    const timer = unit.replace(/\.service$/, ".timer");
+    if (unit.endsWith(".service") && texts.has(timer)) {
+      texts.set(timer, `${texts.get(timer)}${texts.get(unit)}`);
+      texts.delete(unit);
+    }
+  }
+  const after = new Map<string, Set<string>>([...texts.keys()].map((unit) => [unit, new Set<string>()]));
+  for (const [unit, text] of texts) {
+    for (const [, key, value] of text.matchAll(ORDERING)) {
+      for (const other of value!.trim().split(/\s+/)) {
+        if (!texts.has(other) || other === unit) continue;
+        if (key === "Before") after.get(other)!.add(unit);
+        else after.get(unit)!.add(other);
+      }
+    }
+  }
+  const order: string[] = [];
+  while (order.length < after.size) {
+    const ready = [...after].filter(([unit, needs]) => !order.includes(unit) && [...needs].every((need) => order.includes(need)));
+    if (ready.length === 0) throw new Error(`natgw bug: units order each other in a cycle: ${[...after.keys()].join(", ")}`);
+    order.push(ready.map(([unit]) => unit).sort()[0]!);
+  }
+  return order;
+}
+
+/** Debian packages the member's files need. */
+function packages(context: MemberContext): string[] {
+  const names = ["conntrack", "curl", "jq", "nftables"];
+  if (isHA(context)) names.push("keepalived");
+  if (context.gateway.metrics.enabled) names.push("prometheus-node-exporter");
+  return names.sort();
+}
+
+/**
+ * The commands after the files are written: reload systemd so it sees the units,
+ * load kernel modules and apply the kernel settings, then enable and start the
+ * units in dependency order.
+ * Starts are queued (--no-block): the data-plane units need /etc/natgw/cloud.json,
+ * which Terraform pushes over SSH once the server exists, so a start that fails
+ * now must not fail the whole first boot; systemd orders the queued jobs by the
+ * units' After= anyway, and the enabled units start in order at every boot.
+ */
+function commands(context: MemberContext, files: readonly { hostPath: string; content: string }[]): string[][] {
+  const packaged = [
+    ...(isHA(context) ? ["keepalived.service"] : []),
+    ...(context.gateway.metrics.enabled ? ["prometheus-node-exporter.service"] : []),
+  ];
+  // Kernel settings of a module (net.netfilter.nf_conntrack_*) exist only once it
+  // is loaded: load the member's modules-load.d files before applying sysctl.d.
+  const modules = files.some((file) => /^\/etc\/modules-load\.d\/[^/]+\.conf$/.test(file.hostPath));
+  return [
+    ["systemctl", "daemon-reload"],
+    ...(modules ? [["systemctl", "restart", "systemd-modules-load.service"]] : []),
+    ["sysctl", "--system"],
+    ...unitStartOrder(files, packaged).map((unit) => ["systemctl", "enable", "--now", "--no-block", unit]),
+  ];
+}
+
+/**
+ * The member's cloud-init user-data: packages, every other host file of the
+ * member with its path, mode and owner, and the commands that start it all. It
+ * holds no secret (the metadata service serves user-data to anything on the
+ * host): the API token and cloud.json arrive later over SSH from Terraform.
+ */
+export function cloudInitUserData(context: MemberContext, artifacts: readonly Artifact[]): UserData {
+  const prefix = `hosts/${context.member.name}`;
+  const files = artifacts.map((artifact) => {
+    if (!artifact.path.startsWith(`${prefix}/`)) throw new Error(`natgw bug: ${artifact.path} is not a file of ${prefix}`);
+    return { artifact, hostPath: artifact.path.slice(prefix.length) };
+  });
+  const writeFiles = files.map(({ artifact, hostPath }) => writeFile(artifact, hostPath));
+  const content = render("cloud-init.yaml.njk", {
+    gateway: label(context.gateway.name),
+    member: label(context.member.name),
+    packages: packages(context),
+    files: writeFiles,
+    commands: commands(context, files.map(({ artifact, hostPath }) => ({ hostPath, content: artifact.content }))),
+  });
+  const path = `${prefix}/cloud-init.yaml`;
+  const bytes = Buffer.byteLength(content, "utf8");
+  if (bytes > USER_DATA_LIMIT_BYTES) {
+    const largest = [...writeFiles]
+      .sort((a, b) => b.content.length - a.content.length || (a.path < b.path ? -1 : 1))
+      .slice(0, 2)
+      .map((file) => `${file.path} (${file.content.length.toLocaleString("en-US")} bytes${file.compressed ? " compressed" : ""})`);
+    const diagnostic = diagnose(
+      "userDataTooLarge",
+      {
+        member: context.member.name,
+        bytes: bytes.toLocaleString("en-US"),
+        limit: USER_DATA_LIMIT_BYTES.toLocaleString("en-US"),
+        largest: largest.join(" and "),
+      },
+      { file: path, line: 1, column: 1, pointer: "" },
+    );
+    return { artifact: null, diagnostics: [diagnostic] };
+  }
+  return {
+    artifact: { path, role: "cloud-init", gateway: context.gateway.name, member: context.member.name, fileMode: "0644", content },
+    diagnostics: [],
+  };
+}

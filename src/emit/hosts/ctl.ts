@@ -1,0 +1,22 @@
+import type { HostFile } from "./context.js";
+import { HOST_PATHS } from "./context.js";
+import { label } from "./safe.js";
+
+/**
+ * natgw-ctl, the operations script of a member. It is the same program on every
+ * member: everything that varies is read at run time from config.json and
+ * cloud.json, so a pushed config takes effect without a new script. The template
+ * only names where those files are; the member's name is in its header comment.
+ */
+export const ctlFiles: HostFile[] = [
+  {
+    hostPath: HOST_PATHS.ctl,
+    role: "script",
+    fileMode: "0755",
+    values: ({ gateway, member }) => ({
+      gateway: label(gateway.name),
+      member: label(member.name),
+      configPath: HOST_PATHS.config,
+    }),
+  },
+];

@@ -1,0 +1,98 @@
+import type { HostFile, MemberContext } from "./context.js";
+import { HOST_PATHS, isHA } from "./context.js";
+import { address, identifier, integer, label } from "./safe.js";
+
+/** The metrics script node-exporter's textfile collector reads through natgw-metrics.timer. */
+export const METRICS_SCRIPT = "/usr/local/lib/natgw/metrics";
+
+/**
+ * Named counters of `table inet natgw` (the nftables ruleset) and what they count.
+ * The metric names follow Prometheus conventions; the reason label of a drop is
+ * the counter name without its `drop_` prefix. Return traffic is counted as
+ * `reply`: nft 1.0.6 refuses `return` as a counter name (it is a verdict).
+ */
+export const TRAFFIC_COUNTERS = { egress: "egress", return: "reply", nat: "nat" } as const;
+export const DROP_COUNTERS = ["drop_metadata", "drop_not_source", "drop_smtp"] as const;
+
+/** Seconds between two runs of the metrics script; Prometheus scrapes every 15 to 60 s. */
+export const METRICS_INTERVAL_SECONDS = 15;
+
+function metricsEnabled({ gateway }: MemberContext): boolean {
+  return gateway.metrics.enabled;
+}
+
+/** nft counter names are identifiers: DNS labels with `-` written as `_`. */
+function counterName(name: string): string {
+  return identifier(name.replace(/_/g, "-"));
+}
+
+function header({ gateway, member }: MemberContext) {
+  return { gateway: label(gateway.name), member: label(member.name) };
+}
+
+/**
+ * node-exporter (Debian's prometheus-node-exporter) on the member's private IP
+ * only, with the conntrack, netdev and textfile collectors, fed by a timer that
+ * writes the natgw_* metrics. Only when metrics are enabled.
+ */
+export const metricsFiles: HostFile[] = [
+  {
+    hostPath: "/etc/default/prometheus-node-exporter",
+    role: "config",
+    fileMode: "0644",
+    when: metricsEnabled,
+    values: (context) => ({
+      ...header(context),
+      listenAddress: `${address(context.member.privateIp)}:${integer(context.gateway.metrics.port, 1024, 65535)}`,
+      textfileDir: HOST_PATHS.textfileDir,
+    }),
+  },
+  {
+    hostPath: "/etc/systemd/system/prometheus-node-exporter.service.d/natgw.conf",
+    role: "systemd",
+    fileMode: "0644",
+    when: metricsEnabled,
+    values: (context) => ({ ...header(context), restartSeconds: 5 }),
+  },
+  {
+    hostPath: METRICS_SCRIPT,
+    role: "script",
+    fileMode: "0755",
+    when: metricsEnabled,
+    values: (context) => ({
+      ...header(context),
+      textfileDir: HOST_PATHS.textfileDir,
+      stateDir: HOST_PATHS.stateDir,
+      highAvailability: isHA(context),
+      trafficCounters: {
+        egress: counterName(TRAFFIC_COUNTERS.egress),
+        return: counterName(TRAFFIC_COUNTERS.return),
+        nat: counterName(TRAFFIC_COUNTERS.nat),
+      },
+      dropCounters: DROP_COUNTERS.map((counter) => ({
+        counter: counterName(counter),
+        reason: counterName(counter.replace(/^drop_/, "")),
+      })),
+      probeTimeoutSeconds: 5,
+    }),
+  },
+  {
+    hostPath: "/etc/systemd/system/natgw-metrics.service",
+    role: "systemd",
+    fileMode: "0644",
+    when: metricsEnabled,
+    values: (context) => ({
+      ...header(context),
+      script: METRICS_SCRIPT,
+      textfileDir: HOST_PATHS.textfileDir,
+      timeoutSeconds: METRICS_INTERVAL_SECONDS - 5,
+    }),
+  },
+  {
+    hostPath: "/etc/systemd/system/natgw-metrics.timer",
+    role: "systemd",
+    fileMode: "0644",
+    when: metricsEnabled,
+    values: (context) => ({ ...header(context), intervalSeconds: METRICS_INTERVAL_SECONDS }),
+  },
+];

@@ -1,0 +1,170 @@
+import { addressToNumber, cidr as parseCidr, compareRanges, formatRange, mergeRanges, type Ipv4Range } from "../../resolve/ip.js";
+import type { GatewayModel } from "../../resolve/model.js";
+import type { HostFile, MemberContext } from "./context.js";
+import { HOST_PATHS } from "./context.js";
+import { address, cidr, identifier, integer, label } from "./safe.js";
+
+/**
+ * Hetzner private networks run at MTU 1450. A worker whose pods or tunnels assume
+ * 1500 advertises an MSS of 1460, and the far end's full-size segments would not fit
+ * the member's private link; so every forwarded SYN and SYN-ACK is clamped to the
+ * private MTU minus the IPv4 and TCP headers. The kernel only ever lowers an MSS
+ * with this statement, never raises it.
+ */
+export const PRIVATE_MTU_BYTES = 1450;
+const IPV4_AND_TCP_HEADER_BYTES = 40;
+
+const SSH_PORT = 22;
+const SMTP_PORT = 25;
+
+/** Hetzner's NIC MAC prefixes: private network interfaces and the public one. */
+export const PRIVATE_MAC_PREFIX = "86:00:00";
+export const PUBLIC_MAC_PREFIX = "96:00:00";
+
+export const RUNTIME_FILES = {
+  /** `define`s known only on the host: interface names and egress addresses. */
+  runtime: "runtime.nft",
+  /** `add element` lines for the port-block maps, expanded from config.json. */
+  portBlocks: "port-blocks.nft",
+} as const;
+
+/** The nft variable that runtime.nft defines for an egress IP's address. */
+export function egressVariable(egressIPName: string): string {
+  return `egress_${identifier(egressIPName)}`;
+}
+
+/** A range as nft writes it: a CIDR when aligned, `first-last` otherwise. */
+function rangeText(range: Ipv4Range): string {
+  const text = formatRange(range);
+  if (text.includes("/")) return cidr(text);
+  return text.split("-").map(address).join("-");
+}
+
+export interface PolicyElement {
+  readonly source: string;
+  readonly destination: string;
+  readonly chain: string;
+}
+
+/**
+ * The (source . destination) keys of every policy, per egress IP, as disjoint
+ * rectangles. The kernel's concatenated interval sets (pipapo) refuse an element
+ * whose corner lies inside another ("File exists"), and two policies to the same
+ * egress IP may overlap, so the keys are cut along the source axis and the
+ * destinations of each piece merged: one lookup then finds the egress IP, however
+ * many policies there are.
+ */
+export function policyElements(gateway: GatewayModel): PolicyElement[] {
+  const elements: { source: Ipv4Range; destination: Ipv4Range; chain: string }[] = [];
+  for (const egressIP of gateway.egressIPs) {
+    const rectangles = gateway.policies
+      .filter((policy) => policy.egressIP === egressIP.name)
+      .flatMap((policy) =>
+        policy.sources.flatMap((source) =>
+          policy.destinations.map((destination) => ({ source: parseCidr(cidr(source)), destination: parseCidr(cidr(destination)) })),
+        ),
+      );
+    if (rectangles.length === 0) continue;
+    const cuts = [...new Set(rectangles.flatMap(({ source }) => [source.first, source.last + 1]))].sort((a, b) => a - b);
+    const pieces: { source: { first: number; last: number }; destinations: Ipv4Range[]; key: string }[] = [];
+    for (let index = 0; index + 1 < cuts.length; index += 1) {
+      const source = { first: cuts[index]!, last: cuts[index + 1]! - 1 };
+      const destinations = mergeRanges(
+        rectangles.filter((rectangle) => rectangle.source.first <= source.first && source.last <= rectangle.source.last).map((rectangle) => rectangle.destination),
+      );
+      if (destinations.length === 0) continue;
+      const key = JSON.stringify(destinations);
+      const previous = pieces[pieces.length - 1];
+      if (previous && previous.key === key && previous.source.last + 1 === source.first) previous.source.last = source.last;
+      else pieces.push({ source, destinations, key });
+    }
+    const chain = `snat_${identifier(egressIP.name)}`;
+    for (const piece of pieces) {
+      for (const destination of piece.destinations) {
+        elements.push({ source: piece.source, destination, chain });
+      }
+    }
+  }
+  return elements
+    .sort((a, b) => compareRanges(a.source, b.source) || compareRanges(a.destination, b.destination))
+    .map(({ source, destination, chain }) => ({ source: rangeText(source), destination: rangeText(destination), chain }));
+}
+
+/**
+ * Everything the ruleset shows. `runtimeDir` is where ruleset-runtime writes the
+ * values known only on the host; tests point it at files they fabricate.
+ */
+export function rulesetValues({ gateway, member, peer }: MemberContext, runtimeDir: string = HOST_PATHS.runtimeDir) {
+  const portBlocks = gateway.portBlocks;
+  const policyEgressIPs = gateway.egressIPs.filter((egressIP) => egressIP.policies.length > 0);
+  return {
+    gateway: label(gateway.name),
+    member: label(member.name),
+    runtimeFile: `${runtimeDir}/${RUNTIME_FILES.runtime}`,
+    portBlocksFile: `${runtimeDir}/${RUNTIME_FILES.portBlocks}`,
+    egressVariables: gateway.egressIPs.map((egressIP) => egressVariable(egressIP.name)),
+    sources: gateway.sources.map(cidr).join(", "),
+    blockedDestinations: gateway.security.blockedDestinations.map(cidr).join(", "),
+    sshAllowed: gateway.security.sshAllowedCIDRs.map(cidr).join(", "),
+    sshPort: SSH_PORT,
+    vrrpPeer: peer ? address(peer.privateIp) : null,
+    metrics: gateway.metrics.enabled ? { port: integer(gateway.metrics.port, 1024, 65535), network: cidr(gateway.network.ipRange) } : null,
+    blockSMTP25: gateway.security.blockSMTP25,
+    smtpPort: SMTP_PORT,
+    mssBytes: PRIVATE_MTU_BYTES - IPV4_AND_TCP_HEADER_BYTES,
+    policyElements: policyElements(gateway),
+    policyChains: policyEgressIPs.map((egressIP) => ({
+      chain: `snat_${identifier(egressIP.name)}`,
+      egressVariable: egressVariable(egressIP.name),
+      portMap: `ports_${identifier(egressIP.name)}`,
+    })),
+    defaultEgressVariable: egressVariable(gateway.egressIPs.find((egressIP) => egressIP.isDefault)!.name),
+    portBlocks: portBlocks && {
+      // Which egress IP carries a source's traffic other than TCP and UDP (ICMP has
+      // no ports to share): the one holding its default block.
+      defaultEgress: portBlocks.segments
+        .filter((segment) => segment.defaultTraffic)
+        .map((segment) => ({
+          sources: rangeText({ first: addressToNumber(address(segment.firstSource)), last: addressToNumber(address(segment.lastSource)) }),
+          egressVariable: egressVariable(segment.egressIP),
+        })),
+    },
+  };
+}
+
+/**
+ * Everything ruleset-runtime needs besides config.json and cloud.json. Port-block
+ * elements are expanded on the host rather than rendered here: config.json carries
+ * them as compact segments (first source, last source, first port), whereas the
+ * expanded map for a /16 of sources would not fit Hetzner's 32 KiB user_data limit
+ * (4,000 sources already take about 231 KB, 46 KB gzipped).
+ */
+export function rulesetRuntimeValues() {
+  return {
+    configFile: HOST_PATHS.config,
+    cloudFile: HOST_PATHS.cloud,
+    runtimeDir: HOST_PATHS.runtimeDir,
+    sysClassNet: "/sys/class/net",
+    runtimeFile: RUNTIME_FILES.runtime,
+    portBlocksFile: RUNTIME_FILES.portBlocks,
+    privateMacPrefix: PRIVATE_MAC_PREFIX,
+    publicMacPrefix: PUBLIC_MAC_PREFIX,
+  };
+}
+
+export const RULESET_RUNTIME_PATH = "/usr/local/lib/natgw/ruleset-runtime";
+
+export const nftablesFiles: HostFile[] = [
+  {
+    hostPath: HOST_PATHS.ruleset,
+    role: "nftables",
+    fileMode: "0644",
+    values: (context) => rulesetValues(context),
+  },
+  {
+    hostPath: RULESET_RUNTIME_PATH,
+    role: "script",
+    fileMode: "0755",
+    values: () => rulesetRuntimeValues(),
+  },
+];

@@ -1,0 +1,87 @@
+import type { HostFile, MemberContext } from "./context.js";
+import { HOST_PATHS, isHA } from "./context.js";
+import { PRIVATE_MAC_PREFIX, RULESET_RUNTIME_PATH } from "./nftables.js";
+import { label } from "./safe.js";
+
+/**
+ * The boot order that keeps a member fail closed:
+ *
+ *   natgw-ruleset.service      loads `table inet natgw` in one `nft -f` transaction
+ *        ^ Requires, After, BindsTo
+ *   natgw-forwarding.service   net.ipv4.ip_forward=1 at start, 0 at stop
+ *        ^ Requires, After, BindsTo (drop-in, HA only)
+ *   keepalived.service         VRRP: only a member that forwards can become MASTER
+ *
+ * sysctl.d never turns forwarding on, so a ruleset that fails to load leaves the
+ * member not forwarding at all, and keepalived (which then cannot start) leaves
+ * the active role to the peer.
+ */
+export const UNITS = {
+  ruleset: "natgw-ruleset.service",
+  forwarding: "natgw-forwarding.service",
+  keepalived: "keepalived.service",
+  /** Debian's OpenSSH server. */
+  ssh: "ssh.service",
+} as const;
+
+/** Debian 12 paths of the tools the units run (merged /usr: /sbin is /usr/sbin). */
+export const BINARIES = { nft: "/usr/sbin/nft", sysctl: "/usr/sbin/sysctl", shell: "/bin/sh" } as const;
+
+/** natgw's own table: the ruleset replaces it, stopping the unit deletes it. */
+export const NFT_TABLE = "inet natgw";
+
+/**
+ * keepalived 2.2.7 reads the private interface's name from this file, which the
+ * keepalived drop-in writes just before keepalived starts: the name depends on the
+ * server type (enp7s0, ens10) and keepalived expands no environment variables in
+ * `interface`, only its own `$NAME=value` definitions, which an included file
+ * may carry.
+ */
+export const KEEPALIVED_INTERFACE_FILE = `${HOST_PATHS.runtimeDir}/keepalived-interface.conf`;
+export const KEEPALIVED_INTERFACE_DEFINITION = "NATGW_PRIVATE_INTERFACE";
+
+function header({ gateway, member }: MemberContext) {
+  return { gateway: label(gateway.name), member: label(member.name) };
+}
+
+export const systemdFiles: HostFile[] = [
+  {
+    hostPath: `/etc/systemd/system/${UNITS.ruleset}`,
+    role: "systemd",
+    fileMode: "0644",
+    values: (context) => ({
+      ...header(context),
+      rulesetRuntime: RULESET_RUNTIME_PATH,
+      nft: BINARIES.nft,
+      ruleset: HOST_PATHS.ruleset,
+      table: NFT_TABLE,
+      forwardingUnit: UNITS.forwarding,
+      sshUnit: UNITS.ssh,
+    }),
+  },
+  {
+    hostPath: `/etc/systemd/system/${UNITS.forwarding}`,
+    role: "systemd",
+    fileMode: "0644",
+    values: (context) => ({
+      ...header(context),
+      sysctl: BINARIES.sysctl,
+      rulesetUnit: UNITS.ruleset,
+    }),
+  },
+  {
+    hostPath: `/etc/systemd/system/${UNITS.keepalived}.d/natgw.conf`,
+    role: "systemd",
+    fileMode: "0644",
+    when: isHA,
+    values: (context) => ({
+      ...header(context),
+      forwardingUnit: UNITS.forwarding,
+      shell: BINARIES.shell,
+      privateMacPrefix: PRIVATE_MAC_PREFIX,
+      runtimeDir: HOST_PATHS.runtimeDir,
+      interfaceFile: KEEPALIVED_INTERFACE_FILE,
+      interfaceDefinition: KEEPALIVED_INTERFACE_DEFINITION,
+    }),
+  },
+];

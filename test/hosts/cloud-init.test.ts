@@ -1,0 +1,179 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import type { Artifact } from "../../src/emit/artifact.js";
+import { emit } from "../../src/emit/emit.js";
+import { gzip, literalBlock, unitStartOrder, USER_DATA_LIMIT_BYTES } from "../../src/emit/hosts/cloud-init.js";
+import { buildExample, EXAMPLES } from "../support/artifacts.js";
+import { compileText, gateway, policy } from "../support/spec.js";
+import { missingTools } from "../support/tools.js";
+import { cloudInitSchema, decodeUserData, type UserData } from "../support/user-data.js";
+
+const scratch = mkdtempSync(join(tmpdir(), "natgw-cloud-init-"));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+function decode(content: string, name: string): UserData {
+  return decodeUserData(content, scratch, name);
+}
+
+function members(artifacts: readonly Artifact[]): string[] {
+  return [...new Set(artifacts.map((artifact) => artifact.member).filter((member): member is string => member !== null))];
+}
+
+const builds = EXAMPLES.map((example) => ({ example, artifacts: buildExample(example) }));
+const userData = builds.flatMap(({ artifacts }) =>
+  members(artifacts).map((member) => ({
+    member,
+    artifact: artifacts.find((artifact) => artifact.path === `hosts/${member}/cloud-init.yaml`)!,
+    files: artifacts.filter((artifact) => artifact.member === member && artifact.role !== "cloud-init"),
+  })),
+);
+
+describe("cloud-init user-data", () => {
+  it("exists for every member of every example, after its other files", () => {
+    expect(userData.map(({ member, artifact }) => [member, artifact?.role])).toEqual(
+      ["dev-egress-1", "prod-egress-1", "prod-egress-2", "edge-egress-1", "edge-egress-2", "batch-egress-1", "batch-egress-2"].map(
+        (member) => [member, "cloud-init"],
+      ),
+    );
+    for (const { artifacts } of builds) {
+      for (const member of members(artifacts)) {
+        const own = artifacts.filter((artifact) => artifact.member === member);
+        expect(own.at(-1)!.path).toBe(`hosts/${member}/cloud-init.yaml`);
+      }
+    }
+  });
+
+  for (const { member, artifact, files } of userData) {
+    describe(member, () => {
+      it(`stays under Hetzner's ${USER_DATA_LIMIT_BYTES}-byte user_data limit and starts with #cloud-config`, () => {
+        expect(Buffer.byteLength(artifact.content, "utf8")).toBeLessThanOrEqual(USER_DATA_LIMIT_BYTES);
+        expect(artifact.content.startsWith("#cloud-config\n")).toBe(true);
+      });
+
+      it.skipIf(missingTools("cloud-init"))("passes cloud-init schema", () => {
+        const result = cloudInitSchema(artifact.content, scratch, `${member}-schema.yaml`);
+        expect(result.valid, result.stdout + result.stderr).toBe(true);
+      });
+
+      it.skipIf(missingTools("cloud-init"))("writes every other host file of the member, byte for byte, with its mode, owned by root", () => {
+        const document = decode(artifact.content, `${member}.yaml`);
+        const expected = files.map((file) => ({
+          path: file.path.slice(`hosts/${member}`.length),
+          owner: "root:root",
+          permissions: file.fileMode,
+          content: file.content,
+        }));
+        expect(document.write_files.map(({ encoding: _encoding, ...entry }) => entry)).toEqual(expected);
+        for (const entry of document.write_files) expect([undefined, "gz+b64"]).toContain(entry.encoding);
+      });
+
+      it.skipIf(missingTools("cloud-init"))("installs the packages the files need and enables their units in dependency order", () => {
+        const document = decode(artifact.content, `${member}-packages.yaml`);
+        const ha = files.some((file) => file.path.endsWith("/etc/keepalived/keepalived.conf"));
+        const metrics = files.some((file) => file.path.endsWith("/usr/local/lib/natgw/metrics"));
+        expect(document.package_update).toBe(true);
+        expect(document.packages!).toEqual(
+          ["conntrack", "curl", "jq", ...(ha ? ["keepalived"] : []), "nftables", ...(metrics ? ["prometheus-node-exporter"] : [])],
+        );
+        const modules = files.some((file) => /\/etc\/modules-load\.d\/[^/]+\.conf$/.test(file.path));
+        const prelude = [
+          ["systemctl", "daemon-reload"],
+          ...(modules ? [["systemctl", "restart", "systemd-modules-load.service"]] : []),
+          ["sysctl", "--system"],
+        ];
+        expect(document.runcmd.slice(0, prelude.length)).toEqual(prelude);
+        const units = document.runcmd.slice(prelude.length).map((command) => {
+          expect(command.slice(0, 4)).toEqual(["systemctl", "enable", "--now", "--no-block"]);
+          return command[4]!;
+        });
+        const position = (unit: string) => units.indexOf(unit);
+        expect(position("natgw-ruleset.service")).toBeGreaterThanOrEqual(0);
+        expect(position("natgw-forwarding.service")).toBeGreaterThan(position("natgw-ruleset.service"));
+        if (ha) expect(position("keepalived.service")).toBeGreaterThan(position("natgw-forwarding.service"));
+        else expect(units).not.toContain("keepalived.service");
+        if (metrics) {
+          expect(units).toEqual(expect.arrayContaining(["natgw-metrics.timer", "prometheus-node-exporter.service"]));
+          expect(units, "the timer starts the metrics service").not.toContain("natgw-metrics.service");
+        }
+      });
+
+      it("holds no secret: neither the API token nor cloud.json", () => {
+        expect(artifact.content).not.toMatch(/\/etc\/natgw\/(token|cloud\.json)\n/);
+        expect(artifact.content).not.toMatch(/^\s*- path: \/etc\/natgw\/(token|cloud\.json)$/m);
+      });
+    });
+  }
+});
+
+describe("a spec whose user-data cannot fit", () => {
+  // 600 policies: their rules and config outgrow 32 KiB even compressed.
+  const policies = Array.from({ length: 600 }, (_, index) =>
+    policy(
+      `partner-${index}`,
+      `  sources: [{ cidr: 10.0.${index >> 4}.${(index & 15) * 16}/28 }]
+  destinations: [{ cidr: ${["192.0.2", "198.51.100", "203.0.113"][index % 3]}.${index % 256}/32 }]
+  gatewayRef: { name: prod-egress }
+  egressIP: partner`,
+    ),
+  );
+  const spec = gateway({ spec: "  egressIPs: [{ name: primary }, { name: partner }]\n" });
+  const result = compileText([spec, ...policies].join("\n---\n"));
+
+  it("fails with NATGW801, saying the size, the limit and what to do", () => {
+    expect(result.diagnostics.filter((d) => d.severity === "error")).toEqual([]);
+    const emitted = emit(result.model!);
+    expect(emitted.diagnostics.map((d) => [d.code, d.severity, d.file])).toEqual([
+      ["NATGW801", "error", "hosts/prod-egress-1/cloud-init.yaml"],
+      ["NATGW801", "error", "hosts/prod-egress-2/cloud-init.yaml"],
+    ]);
+    const [first] = emitted.diagnostics;
+    expect(first!.message).toMatch(
+      /^the cloud-init user-data of member prod-egress-1 is [0-9,]+ bytes even with its files compressed; Hetzner Cloud accepts at most 32,768 bytes \(32 KiB\) of user_data$/,
+    );
+    expect(first!.hint).toMatch(/^its largest files are \/\S+ \([0-9,]+ bytes compressed\) and \/\S+ .*; every policy CIDR adds to the ruleset and config\.json, so use fewer policies/);
+    expect(emitted.artifacts.filter((artifact) => artifact.role === "cloud-init")).toEqual([]);
+  });
+});
+
+describe("encoding", () => {
+  it("gzips without a timestamp and with the Unix operating-system byte, so output is the same everywhere", () => {
+    const compressed = gzip("natgw\n");
+    expect([...compressed.subarray(0, 10)]).toEqual([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 2, 3]);
+  });
+
+  it.skipIf(missingTools("cloud-init"))("writes a literal block only when it reads back exactly", () => {
+    const samples = [
+      "#!/bin/bash\nset -eu\n\n\tindented with a tab\nkey: value # not a comment\n  trailing spaces  \n\"quotes\" 'and' \\backslashes\n",
+      "one line\n",
+      "[a, b]\n{c: d}\n---\n...\n",
+    ];
+    for (const [index, sample] of samples.entries()) {
+      const block = literalBlock(sample);
+      expect(block).not.toBeNull();
+      const document = decode(`write_files:\n  - path: /x\n    content: ${block}\n`, `block-${index}.yaml`);
+      expect(document.write_files[0]!.content).toBe(sample);
+    }
+    for (const unfit of ["no final newline", "two final newlines\n\n", " leading space\n", "control \u0007\n", "carriage\r\n"]) {
+      expect(literalBlock(unfit), JSON.stringify(unfit)).toBeNull();
+    }
+  });
+
+  it("orders units by After=, Requires= and Before=, lets a timer start its service, and breaks ties by name", () => {
+    const unit = (name: string, content = "") => ({ hostPath: `/etc/systemd/system/${name}`, content });
+    const order = unitStartOrder(
+      [
+        unit("b-data.service", "[Unit]\nRequires=a-rules.service\nAfter=a-rules.service network.target\n"),
+        unit("a-rules.service"),
+        unit("c-metrics.service", "[Unit]\nAfter=b-data.service\n"),
+        unit("c-metrics.timer", "[Timer]\nOnUnitActiveSec=15s\n"),
+        unit("zz-early.service", "[Unit]\nBefore=a-rules.service\n"),
+        unit("vrrp.service.d/natgw.conf", "[Unit]\nAfter=b-data.service\n"),
+        unit("nested/ignored.service"),
+      ],
+      ["vrrp.service"],
+    );
+    expect(order).toEqual(["zz-early.service", "a-rules.service", "b-data.service", "c-metrics.timer", "vrrp.service"]);
+  });
+});

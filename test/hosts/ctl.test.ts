@@ -1,0 +1,468 @@
+import { spawn } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { Artifact } from "../../src/emit/artifact.js";
+import { buildExample, hostFiles } from "../support/artifacts.js";
+import { FakeHetznerApi } from "../support/hetzner-api.js";
+import { isRoot, missingTools, Namespace, run } from "../support/tools.js";
+
+const CTL = "/usr/local/sbin/natgw-ctl";
+const scripts = hostFiles(CTL);
+const TOKEN = "a".repeat(32) + "B".repeat(32);
+const SERVERS = { "prod-egress-1": 111, "prod-egress-2": 222, "dev-egress-1": 333 };
+const FLOATING_IP_ID = 123456;
+
+describe("natgw-ctl as rendered", () => {
+  it("is rendered for every member, executable, as the same program apart from its header", () => {
+    expect(scripts.map((file) => file.member)).toEqual(["dev-egress-1", "prod-egress-1", "prod-egress-2", "edge-egress-1", "edge-egress-2", "batch-egress-1", "batch-egress-2"]);
+    const bodies = new Set(scripts.map((file) => file.content.split("\n").slice(2).join("\n")));
+    expect(bodies.size).toBe(1);
+    for (const file of scripts) expect(file).toMatchObject({ role: "script", fileMode: "0755" });
+  });
+
+  const shellcheckMissing = missingTools("shellcheck");
+  for (const file of scripts) {
+    it.skipIf(shellcheckMissing)(`${file.path} passes shellcheck`, () => {
+      const result = run("shellcheck", ["--shell=bash", "-"], file.content);
+      expect(result.stdout + result.stderr).toBe("");
+      expect(result.status).toBe(0);
+    });
+  }
+});
+
+/**
+ * Commands that need root (nft, systemctl, ip, sysctl) are replaced on PATH by
+ * tiny programs printing canned answers, steered by files in `fake/`; curl, jq
+ * and bash are the real ones, and the API is the fake Hetzner API.
+ */
+const STUBS: Record<string, string> = {
+  nft: `[[ -e $FAKE/ruleset-loaded ]] || { echo "Error: No such file or directory" >&2; exit 1; }
+case "$*" in
+  "-j list counters table inet natgw") echo '{"nftables": [{"metainfo": {"version": "1.0.6"}}, {"counter": {"family": "inet", "name": "egress", "table": "natgw", "packets": 10, "bytes": 1000}}, {"counter": {"family": "inet", "name": "drop_metadata", "table": "natgw", "packets": 2, "bytes": 120}}]}' ;;
+  "-j list table inet natgw") echo '{"nftables": [{"table": {"family": "inet", "name": "natgw"}}, {"chain": {"family": "inet", "table": "natgw", "name": "postrouting", "type": "nat", "hook": "postrouting", "prio": 100, "policy": "accept"}}, {"rule": {"family": "inet", "table": "natgw", "chain": "postrouting", "expr": [{"counter": "egress"}, {"snat": {"family": "ip", "addr": "203.0.113.10"}}]}}]}' ;;
+esac`,
+  sysctl: `echo "sysctl $*" >>"$FAKE/calls"
+case "$*" in
+  "-n net.ipv4.ip_forward") cat "$FAKE/ip_forward" ;;
+  "-n net.netfilter.nf_conntrack_count") echo 2621 ;;
+  "-n net.netfilter.nf_conntrack_max") echo 262144 ;;
+esac`,
+  ip: `LINKS='[{"ifname": "lo", "flags": ["LOOPBACK", "UP", "LOWER_UP"], "operstate": "UNKNOWN", "mtu": 65536, "address": "00:00:00:00:00:00", "addr_info": [{"local": "127.0.0.1", "prefixlen": 8}]},
+ {"ifname": "eth0", "flags": ["BROADCAST", "UP", "LOWER_UP"], "operstate": "UP", "mtu": 1500, "address": "96:00:00:aa:bb:cc", "addr_info": [{"local": "198.51.100.20", "prefixlen": 32}]},
+ {"ifname": "enp7s0", "flags": ["BROADCAST", "UP", "LOWER_UP"], "operstate": "UP", "mtu": 1450, "address": "86:00:00:aa:bb:cc", "addr_info": [{"local": "10.0.1.2", "prefixlen": 32}]}]'
+case "$*" in
+  "-j link show" | "-j address show") echo "$LINKS" ;;
+  "-j link show dev "*) jq -c --arg name "$5" '[.[] | select(.ifname == $name)]' <<<"$LINKS" ;;
+  "-j route show default") echo '[{"dst": "default", "gateway": "172.31.1.1", "dev": "eth0"}]' ;;
+  *) echo "ip $*" >>"$FAKE/calls" ;;
+esac`,
+  systemctl: `echo "systemctl $*" >>"$FAKE/calls"`,
+  logger: `echo "logger $*" >>"$FAKE/calls"`,
+};
+
+interface Host {
+  readonly directory: string;
+  readonly fake: string;
+  readonly stateDir: string;
+  readonly env: NodeJS.ProcessEnv;
+  readonly script: string;
+}
+
+function artifactOf(artifacts: Artifact[], member: string, hostPath: string): Artifact {
+  const artifact = artifacts.find((candidate) => candidate.path === `hosts/${member}${hostPath}`);
+  if (!artifact) throw new Error(`no ${hostPath} for ${member}`);
+  return artifact;
+}
+
+/** A member's files in a temporary directory, with cloud.json as Terraform writes it. */
+function makeHost(example: string, member: string, endpoint: string, cloud: object): Host {
+  const artifacts = buildExample(example);
+  const directory = mkdtempSync(join(tmpdir(), "natgw-ctl-"));
+  const fake = join(directory, "fake");
+  const bin = join(directory, "bin");
+  const stateDir = join(directory, "state");
+  mkdirSync(fake);
+  mkdirSync(bin);
+  for (const [name, body] of Object.entries(STUBS)) writeFileSync(join(bin, name), `#!/usr/bin/env bash\n${body}\n`, { mode: 0o755 });
+  writeFileSync(join(fake, "ruleset-loaded"), "");
+  writeFileSync(join(fake, "ip_forward"), "1\n");
+  writeFileSync(join(directory, "config.json"), artifactOf(artifacts, member, "/etc/natgw/config.json").content);
+  writeFileSync(join(directory, "cloud.json"), JSON.stringify(cloud));
+  writeFileSync(join(directory, "token"), `${TOKEN}\n`, { mode: 0o600 });
+  const script = join(directory, "natgw-ctl");
+  writeFileSync(script, artifactOf(artifacts, member, CTL).content, { mode: 0o755 });
+  const env: NodeJS.ProcessEnv = {
+    PATH: `${bin}:${process.env.PATH ?? "/usr/bin:/bin"}`,
+    HOME: directory,
+    FAKE: fake,
+    NATGW_CONFIG: join(directory, "config.json"),
+    NATGW_CLOUD: join(directory, "cloud.json"),
+    NATGW_TOKEN_FILE: join(directory, "token"),
+    NATGW_STATE_DIR: stateDir,
+    NATGW_API_ENDPOINT: endpoint,
+    NATGW_METADATA_URL: endpoint.replace(/\/v1$/, "/hetzner/v1/metadata"),
+    NATGW_POLL_INTERVAL_SECONDS: "0.01",
+    NATGW_BACKOFF_INITIAL_SECONDS: "0.01",
+    NATGW_BACKOFF_MAX_SECONDS: "0.05",
+    NATGW_FAILOVER_WAIT_SECONDS: "1",
+  };
+  return { directory, fake, stateDir, env, script };
+}
+
+interface CtlResult {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs the script without blocking: the fake API answers from this process. */
+function ctl(host: Host, args: string[], onStart?: (pid: number) => void): Promise<CtlResult> {
+  return new Promise((resolve) => {
+    const child = spawn("bash", [host.script, ...args], { env: host.env, detached: true });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on("close", (status) => resolve({ status, stdout, stderr }));
+    if (onStart && child.pid) onStart(child.pid);
+  });
+}
+
+function takeoverLog(host: Host): Array<Record<string, unknown>> {
+  const path = join(host.stateDir, "takeovers.log");
+  if (!existsSync(path)) return [];
+  return readFileSync(path, "utf8").trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+const prodCloud = { networkId: 4711, servers: SERVERS, floatingIPs: { primary: { id: FLOATING_IP_ID, address: "203.0.113.10" } } };
+const toolsMissing = missingTools("bash", "curl", "jq", "flock");
+
+describe.skipIf(toolsMissing)("natgw-ctl against a fake Hetzner Cloud API", () => {
+  let api: FakeHetznerApi;
+  let host: Host;
+
+  beforeEach(async () => {
+    // The standby's view before a failover: everything points at prod-egress-2.
+    api = await FakeHetznerApi.start({
+      token: TOKEN,
+      floatingIPs: { [FLOATING_IP_ID]: { address: "203.0.113.10", server: 222 } },
+      networks: { 4711: [{ destination: "0.0.0.0/0", gateway: "10.0.1.3" }] },
+    });
+    host = makeHost("ha", "prod-egress-1", api.endpoint, prodCloud);
+  });
+
+  afterEach(async () => {
+    await api.stop();
+    rmSync(host.directory, { recursive: true, force: true });
+  });
+
+  it("takeover assigns the floating IP and re-points the route to this member, verifies and logs it", async () => {
+    const result = await ctl(host, ["takeover", "--json"]);
+    expect(result.status, result.stderr).toBe(0);
+    expect(api.floatingIPs.get(FLOATING_IP_ID)!.server).toBe(111);
+    expect(api.networks.get(4711)).toEqual([{ destination: "0.0.0.0/0", gateway: "10.0.1.2" }]);
+    const output = JSON.parse(result.stdout) as Record<string, unknown>;
+    expect(output).toMatchObject({ result: "ok", changes: 3 });
+    const log = takeoverLog(host);
+    expect(log).toHaveLength(1);
+    expect(log[0]).toMatchObject({ result: "ok", attempts: 2 });
+    expect(Object.keys(log[0]!).sort()).toEqual(["attempts", "durationSeconds", "result", "time"]);
+    expect(log[0]!.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    expect(typeof log[0]!.durationSeconds).toBe("number");
+    // Every POST's action was polled to success before the next change.
+    expect(api.count("GET", "/actions/1000")).toBeGreaterThan(0);
+    expect(result.stdout + result.stderr).not.toContain(TOKEN);
+  });
+
+  it("takeover on a member that already owns everything changes nothing", async () => {
+    api.floatingIPs.get(FLOATING_IP_ID)!.server = 111;
+    api.networks.set(4711, [{ destination: "0.0.0.0/0", gateway: "10.0.1.2" }]);
+    const result = await ctl(host, ["takeover", "--json"]);
+    expect(result.status, result.stderr).toBe(0);
+    expect(api.count("POST")).toBe(0);
+    expect(takeoverLog(host)[0]).toMatchObject({ result: "ok", attempts: 1 });
+  });
+
+  it("takeover retries `locked`, `conflict`, 429 and 500 answers with backoff", async () => {
+    api.failNext("POST", "/actions/assign", 423, "locked");
+    api.failNext("POST", "/actions/delete_route", 500, "server_error");
+    api.failNext("POST", "/actions/add_route", 429, "rate_limit_exceeded");
+    api.failNext("POST", "/actions/add_route", 409, "conflict");
+    const result = await ctl(host, ["takeover"]);
+    expect(result.status, result.stderr).toBe(0);
+    expect(api.count("POST", "/actions/assign")).toBe(2);
+    expect(api.count("POST", "/actions/delete_route")).toBe(2);
+    expect(api.count("POST", "/actions/add_route")).toBe(3);
+    expect(api.networks.get(4711)).toEqual([{ destination: "0.0.0.0/0", gateway: "10.0.1.2" }]);
+    expect(result.stderr).toMatch(/HTTP 423 locked; retrying/);
+  });
+
+  it("takeover does not repeat a 422 answer, fails and logs the failure", async () => {
+    api.failNext("POST", "/actions/assign", 422, "invalid_input", 10);
+    const result = await ctl(host, ["takeover"]);
+    expect(result.status).not.toBe(0);
+    expect(api.count("POST", "/actions/assign")).toBe(1);
+    expect(api.count("POST", "/actions/add_route")).toBe(0);
+    expect(takeoverLog(host)).toMatchObject([{ result: "failed" }]);
+  });
+
+  it("takeover gives up after its attempts when the API keeps failing, and says so", async () => {
+    api.failNext("GET", "/networks/4711", 503, "unavailable", 1000);
+    const result = await ctl(host, ["takeover"]);
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toMatch(/giving up after 6 attempts/);
+    expect(takeoverLog(host)).toMatchObject([{ result: "failed", attempts: 3 }]);
+  });
+
+  it("a takeover killed between delete_route and add_route is completed by the next reconcile", async () => {
+    const deleted = api.holdAfter("delete_route");
+    let pid = 0;
+    const killed = ctl(host, ["takeover"], (started) => (pid = started));
+    await deleted;
+    process.kill(-pid, "SIGKILL");
+    await killed;
+    // Stranded: the route is gone, nothing points 0.0.0.0/0 anywhere.
+    expect(api.networks.get(4711)).toEqual([]);
+    writeFileSync(join(host.stateDir, "vrrp-state"), "MASTER\n");
+    const result = await ctl(host, ["reconcile", "--json"]);
+    expect(result.status, result.stderr).toBe(0);
+    expect(api.networks.get(4711)).toEqual([{ destination: "0.0.0.0/0", gateway: "10.0.1.2" }]);
+    expect(api.floatingIPs.get(FLOATING_IP_ID)!.server).toBe(111);
+    // The killed takeover logged nothing; the reconcile that finished it did.
+    expect(takeoverLog(host)).toMatchObject([{ result: "ok" }]);
+    const report = JSON.parse(result.stdout) as { ok: boolean; steps: Array<{ name: string; ok: boolean }> };
+    expect(report.steps.map((step) => [step.name, step.ok])).toEqual([["sysctl", true], ["ruleset", true], ["addresses", true], ["api", true]]);
+    const calls = readFileSync(join(host.fake, "calls"), "utf8");
+    expect(calls).toContain("sysctl --system");
+    expect(calls).toContain("systemctl reload natgw-ruleset.service");
+    expect(calls).toContain("ip address replace 203.0.113.10/32 dev eth0");
+  });
+
+  it("reconcile on the standby re-applies the host but leaves the API to the active member", async () => {
+    writeFileSync(join(host.fake, "ip_forward"), "1\n");
+    mkdirSync(host.stateDir, { recursive: true });
+    writeFileSync(join(host.stateDir, "vrrp-state"), "BACKUP\n");
+    const result = await ctl(host, ["reconcile", "--json"]);
+    expect(result.status, result.stderr).toBe(0);
+    expect(api.requests).toHaveLength(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ ok: true, steps: [{}, {}, {}, { name: "api", ok: true, detail: expect.stringMatching(/skipped/) }] });
+  });
+
+  it("health never calls the API and fails when forwarding is off", async () => {
+    const healthy = await ctl(host, ["health"]);
+    expect(healthy.status, healthy.stdout).toBe(0);
+    expect(healthy.stdout.trim()).toBe("healthy");
+    writeFileSync(join(host.fake, "ip_forward"), "0\n");
+    const unhealthy = await ctl(host, ["health", "--json"]);
+    expect(unhealthy.status).toBe(1);
+    const report = JSON.parse(unhealthy.stdout) as { ok: boolean; checks: Array<{ name: string; ok: boolean }> };
+    expect(report.ok).toBe(false);
+    expect(report.checks.filter((check) => !check.ok).map((check) => check.name)).toEqual(["forwarding"]);
+    rmSync(join(host.fake, "ruleset-loaded"));
+    expect((await ctl(host, ["health"])).stdout).toMatch(/unhealthy: ruleset expects table inet natgw loaded/);
+    expect(api.requests).toHaveLength(0);
+  });
+
+  it("notify BACKUP writes the state file and logs the change", async () => {
+    const result = await ctl(host, ["notify", "BACKUP"]);
+    expect(result.status, result.stderr).toBe(0);
+    expect(readFileSync(join(host.stateDir, "vrrp-state"), "utf8")).toBe("BACKUP\n");
+    expect(readFileSync(join(host.fake, "calls"), "utf8")).toMatch(/logger -t natgw-ctl -- prod-egress-1 is now BACKUP/);
+    const refused = await ctl(host, ["notify", "MASTER\nx"]);
+    expect(refused.status).not.toBe(0);
+    expect(readFileSync(join(host.stateDir, "vrrp-state"), "utf8")).toBe("BACKUP\n");
+    expect(api.requests).toHaveLength(0);
+  });
+
+  it("failover takes this member out through its health check until --clear", async () => {
+    await ctl(host, ["notify", "BACKUP"]);
+    const handedOver = await ctl(host, ["failover", "--json"]);
+    expect(handedOver.status, handedOver.stderr).toBe(0);
+    expect(JSON.parse(handedOver.stdout)).toMatchObject({ member: "prod-egress-1", handedOver: true, explanation: expect.stringMatching(/prod-egress-2 becomes MASTER/) });
+    expect((await ctl(host, ["health"])).status).toBe(1);
+    expect((await ctl(host, ["failover", "--clear"])).status).toBe(0);
+    expect((await ctl(host, ["health"])).status).toBe(0);
+  });
+
+  it("status --json reports role, owners as last verified, health and security defaults", async () => {
+    await ctl(host, ["notify", "MASTER"]);
+    expect((await ctl(host, ["takeover"])).status).toBe(0);
+    const requestsBefore = api.requests.length;
+    const result = await ctl(host, ["status", "--json"]);
+    expect(result.status, result.stderr).toBe(0);
+    expect(api.requests.length).toBe(requestsBefore);
+    const status = JSON.parse(result.stdout) as Record<string, unknown>;
+    expect(status).toMatchObject({
+      gateway: "prod-egress",
+      mode: "ha",
+      member: { name: "prod-egress-1", privateIp: "10.0.1.2", role: "MASTER", handedOver: false },
+      peer: { name: "prod-egress-2", privateIp: "10.0.1.3" },
+      subnet: "10.0.1.0/24",
+      floatingIPs: [{ name: "primary", address: "203.0.113.10", server: 111, owner: "prod-egress-1" }],
+      routes: [{ destination: "0.0.0.0/0", gateway: "10.0.1.2", owner: "prod-egress-1" }],
+      health: { ok: true },
+      connectivity: { probe: null },
+      security: { blockSMTP25: true, blockedDestinations: ["169.254.0.0/16"], sshAllowedCIDRs: ["198.51.100.7/32"], metricsListen: "10.0.1.2:9100" },
+    });
+    expect(status.lastVerified).toMatch(/^\d{4}-/);
+  });
+
+  it("diag --json reports interfaces, forwarding, NAT rules, conntrack, drops and takeovers", async () => {
+    await ctl(host, ["takeover"]);
+    const result = await ctl(host, ["diag", "--json"]);
+    expect(result.status, result.stderr).toBe(0);
+    const diag = JSON.parse(result.stdout) as Record<string, unknown>;
+    expect(diag).toMatchObject({
+      member: "prod-egress-1",
+      privateInterface: "enp7s0",
+      publicInterface: "eth0",
+      forwarding: true,
+      ruleset: { loaded: true, natRules: 1, chains: [{ name: "postrouting", hook: "postrouting" }] },
+      counters: { egress: { packets: 10, bytes: 1000 }, drop_metadata: { packets: 2, bytes: 120 } },
+      conntrack: { entries: 2621, max: 262144, usagePercent: 1 },
+      recentTakeovers: [{ result: "ok" }],
+    });
+    expect(diag.interfaces).toContainEqual({ name: "enp7s0", mac: "86:00:00:aa:bb:cc", mtu: 1450, state: "UP", addresses: ["10.0.1.2/32"] });
+    const text = await ctl(host, ["diag"]);
+    expect(text.stdout).toMatch(/^counters\.drop_metadata\.packets = 2$/m);
+  });
+
+  it("takeover refuses a token file others can read, before any request", async () => {
+    chmodSync(host.env.NATGW_TOKEN_FILE!, 0o640);
+    const result = await ctl(host, ["takeover"]);
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toMatch(/refusing .*token: mode 640/);
+    expect(api.requests).toHaveLength(0);
+  });
+});
+
+describe.skipIf(toolsMissing)("natgw-ctl in Single mode", () => {
+  let api: FakeHetznerApi;
+  let host: Host;
+
+  beforeEach(async () => {
+    // natgw created the network, so its id is known only from cloud.json.
+    api = await FakeHetznerApi.start({ token: TOKEN, floatingIPs: { 777: { address: "203.0.113.77", server: null } }, networks: { 9001: [] }, pollsPerAction: 3 });
+    host = makeHost("single", "dev-egress-1", api.endpoint, { networkId: 9001, servers: SERVERS, floatingIPs: { primary: { id: 777, address: "203.0.113.77" } } });
+  });
+
+  afterEach(async () => {
+    await api.stop();
+    rmSync(host.directory, { recursive: true, force: true });
+  });
+
+  it("the only member is always active: reconcile converges the API end state", async () => {
+    const result = await ctl(host, ["reconcile"]);
+    expect(result.status, result.stderr).toBe(0);
+    expect(api.floatingIPs.get(777)!.server).toBe(333);
+    expect(api.networks.get(9001)).toEqual([{ destination: "0.0.0.0/0", gateway: "10.1.0.254" }]);
+    expect(result.stdout).toMatch(/^steps\.3\.name = api$/m);
+    const status = JSON.parse((await ctl(host, ["status", "--json"])).stdout) as { member: { role: string }; peer: unknown };
+    expect(status.member.role).toBe("active");
+    expect(status.peer).toBeNull();
+  });
+
+  it("without its server in cloud.json, the member asks the metadata service for its id", async () => {
+    await api.stop();
+    rmSync(host.directory, { recursive: true, force: true });
+    api = await FakeHetznerApi.start({ token: TOKEN, floatingIPs: { 777: { address: "203.0.113.77", server: 1 } }, networks: { 9001: [] }, instanceId: 4242 });
+    host = makeHost("single", "dev-egress-1", api.endpoint, { networkId: 9001, servers: {}, floatingIPs: { primary: { id: 777, address: "203.0.113.77" } } });
+    const result = await ctl(host, ["takeover"]);
+    expect(result.status, result.stderr).toBe(0);
+    expect(api.count("GET", "/hetzner/v1/metadata/instance-id")).toBe(1);
+    expect(api.floatingIPs.get(777)!.server).toBe(4242);
+  });
+
+  it("status reports the address a probe URL observed", async () => {
+    host.env.NATGW_PROBE_URL = api.endpoint.replace(/\/v1$/, "/probe");
+    const status = JSON.parse((await ctl(host, ["status", "--json"])).stdout) as { connectivity: unknown };
+    // dev-egress-1's private IP is one of its sources: the probe leaves from it to be SNATed.
+    expect(status.connectivity).toMatchObject({ probe: host.env.NATGW_PROBE_URL, path: "snat" });
+    // batch-egress-1's is not (its sources are 10.30.8.0/26): the probe shows the member's own address.
+    const batch = makeHost("ports", "batch-egress-1", api.endpoint, {});
+    try {
+      batch.env.NATGW_PROBE_URL = host.env.NATGW_PROBE_URL;
+      const batchStatus = JSON.parse((await ctl(batch, ["status", "--json"])).stdout) as { connectivity: unknown };
+      expect(batchStatus.connectivity).toEqual({ probe: host.env.NATGW_PROBE_URL, path: "member", ok: true, egressIp: "127.0.0.1" });
+    } finally {
+      rmSync(batch.directory, { recursive: true, force: true });
+    }
+  });
+
+  it("failover refuses: there is no standby", async () => {
+    const result = await ctl(host, ["failover"]);
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toMatch(/Single mode has no standby/);
+  });
+});
+
+/**
+ * health and diag with the real ip, nft and sysctl, in a throwaway namespace whose
+ * veth pair carries Hetzner's MAC prefixes: what the stubs above answer must be what
+ * the real tools print.
+ */
+const namespaceMissing = missingTools("ip", "nft", "sysctl", "jq") ?? (isRoot() ? undefined : "needs root for network namespaces");
+
+describe.skipIf(namespaceMissing)("natgw-ctl health and diag with the real tools", () => {
+  let namespace: Namespace;
+  let host: Host;
+
+  beforeAll(() => {
+    namespace = new Namespace(["ens10", "eth0"]);
+    host = makeHost("ha", "prod-egress-2", "http://127.0.0.1:9/v1", prodCloud);
+    // Only the fake logger stays on PATH: keepalived's notifications are not for this host's journal.
+    host.env.PATH = `${join(host.directory, "bin-logger")}:/usr/sbin:/usr/bin:/sbin:/bin`;
+    mkdirSync(join(host.directory, "bin-logger"));
+    writeFileSync(join(host.directory, "bin-logger", "logger"), `#!/usr/bin/env bash\n${STUBS.logger}\n`, { mode: 0o755 });
+    for (const [name, mac] of [["ens10", "86:00:00:00:00:03"], ["eth0", "96:00:00:00:00:03"]] as const) {
+      expect(namespace.exec("ip", ["link", "set", name, "address", mac]).status).toBe(0);
+    }
+    expect(namespace.exec("ip", ["address", "add", "10.0.1.3/32", "dev", "ens10"]).status).toBe(0);
+    const ruleset = `table inet natgw {
+  counter egress {}
+  counter drop_metadata {}
+  chain postrouting {
+    type nat hook postrouting priority srcnat; policy accept;
+    oifname "eth0" ip saddr 10.0.0.0/16 counter name "egress" snat ip to 203.0.113.10
+  }
+}
+`;
+    expect(namespace.exec("nft", ["-f", "-"], ruleset).status).toBe(0);
+    expect(namespace.exec("sysctl", ["-qw", "net.ipv4.ip_forward=1"]).status).toBe(0);
+  });
+
+  afterAll(() => {
+    namespace?.remove();
+    if (host) rmSync(host.directory, { recursive: true, force: true });
+  });
+
+  /** Runs natgw-ctl inside the namespace with the host's environment. */
+  function ctlInNamespace(args: string[]) {
+    const environment = Object.entries(host.env).map(([key, value]) => `${key}=${value}`);
+    return namespace.exec("env", ["-i", ...environment, "bash", host.script, ...args]);
+  }
+
+  it("health passes with the table loaded, forwarding on and both NICs up, then fails without the table", () => {
+    const healthy = ctlInNamespace(["health", "--json"]);
+    expect(healthy.status, healthy.stdout + healthy.stderr).toBe(0);
+    expect(JSON.parse(healthy.stdout)).toMatchObject({
+      ok: true,
+      checks: [{ name: "ruleset" }, { name: "forwarding" }, { name: "privateInterface", detail: "private interface ens10 up" }, { name: "publicInterface", detail: "public interface eth0 up" }, { name: "handover" }],
+    });
+    expect(namespace.exec("nft", ["delete", "table", "inet", "natgw"]).status).toBe(0);
+    const unhealthy = ctlInNamespace(["health"]);
+    expect(unhealthy.status).toBe(1);
+    expect(unhealthy.stdout).toMatch(/^unhealthy: ruleset expects table inet natgw loaded$/m);
+    expect(namespace.exec("nft", ["-f", "-"], "table inet natgw {\n  counter egress {}\n}\n").status).toBe(0);
+  });
+
+  it("diag reads interfaces, the NAT rules and counters as the real tools print them", () => {
+    const result = ctlInNamespace(["diag", "--json"]);
+    expect(result.status, result.stderr).toBe(0);
+    const diag = JSON.parse(result.stdout) as { interfaces: unknown[] } & Record<string, unknown>;
+    expect(diag).toMatchObject({ privateInterface: "ens10", publicInterface: "eth0", forwarding: true, ruleset: { loaded: true }, counters: { egress: { packets: 0, bytes: 0 } } });
+    expect(diag.interfaces).toContainEqual(expect.objectContaining({ name: "ens10", mac: "86:00:00:00:00:03", addresses: expect.arrayContaining(["10.0.1.3/32"]) }));
+  });
+});

@@ -1,0 +1,220 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+
+/**
+ * A small stand-in for the Hetzner Cloud API, enough for natgw-ctl's takeover:
+ * floating IP assignment and network routes kept in memory, Action objects that
+ * run until polled, and the error answers Hetzner gives (`locked` while an action
+ * runs on the resource, `conflict` while one runs on the network). Tests can make
+ * it answer with an error a given number of times, or stop answering after a
+ * change, as if the caller had been killed.
+ */
+export interface Route {
+  destination: string;
+  gateway: string;
+}
+
+export interface RecordedRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly body: unknown;
+}
+
+interface Failure {
+  readonly method: string;
+  readonly pathSuffix: string;
+  readonly status: number;
+  readonly code: string;
+  remaining: number;
+}
+
+interface Action {
+  readonly id: number;
+  readonly command: string;
+  readonly resource: string;
+  pollsUntilDone: number;
+}
+
+export interface FakeHetznerOptions {
+  readonly token: string;
+  readonly floatingIPs: Record<number, { address: string; server: number | null }>;
+  readonly networks: Record<number, Route[]>;
+  /** How many GET /actions/{id} answer `running` before `success`. */
+  readonly pollsPerAction?: number;
+  /** What the metadata service answers for `instance-id`; unset: 404. */
+  readonly instanceId?: number;
+}
+
+const ERROR_MESSAGES: Record<number, string> = { 401: "unauthorized", 404: "not found", 409: "conflict", 422: "invalid input", 423: "locked", 429: "rate limit exceeded", 500: "server error" };
+
+export class FakeHetznerApi {
+  readonly requests: RecordedRequest[] = [];
+  readonly floatingIPs = new Map<number, { address: string; server: number | null }>();
+  readonly networks = new Map<number, Route[]>();
+  private readonly actions = new Map<number, Action>();
+  private readonly failures: Failure[] = [];
+  private readonly server: Server;
+  private nextActionId = 1000;
+  private hold: { command: string; reached: () => void } | null = null;
+  endpoint = "";
+
+  private constructor(private readonly options: FakeHetznerOptions) {
+    for (const [id, floatingIP] of Object.entries(options.floatingIPs)) this.floatingIPs.set(Number(id), { ...floatingIP });
+    for (const [id, routes] of Object.entries(options.networks)) this.networks.set(Number(id), routes.map((route) => ({ ...route })));
+    this.server = createServer((request, response) => this.receive(request, response));
+  }
+
+  /** The metadata service's base, served by the same server. */
+  get metadataUrl(): string {
+    return this.endpoint.replace(/\/v1$/, "/hetzner/v1/metadata");
+  }
+
+  /** Listens on 127.0.0.1 on a free port. */
+  static async start(options: FakeHetznerOptions): Promise<FakeHetznerApi> {
+    const api = new FakeHetznerApi(options);
+    await new Promise<void>((resolve) => api.server.listen(0, "127.0.0.1", resolve));
+    api.endpoint = `http://127.0.0.1:${(api.server.address() as AddressInfo).port}/v1`;
+    return api;
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** The next `times` requests whose path ends with `pathSuffix` get this error instead. */
+  failNext(method: string, pathSuffix: string, status: number, code: string, times = 1): void {
+    this.failures.push({ method, pathSuffix, status, code, remaining: times });
+  }
+
+  /** After applying the next `command` (e.g. "delete_route"), never answer again. */
+  holdAfter(command: string): Promise<void> {
+    return new Promise((resolve) => (this.hold = { command, reached: resolve }));
+  }
+
+  count(method: string, pathSuffix = ""): number {
+    return this.requests.filter((request) => request.method === method && request.path.endsWith(pathSuffix)).length;
+  }
+
+  private receive(request: IncomingMessage, response: ServerResponse): void {
+    let text = "";
+    request.on("data", (chunk: Buffer) => (text += chunk.toString()));
+    request.on("end", () => {
+      const path = (request.url ?? "").replace(/^\/v1/, "");
+      const method = request.method ?? "GET";
+      let body: unknown = null;
+      try {
+        body = text ? JSON.parse(text) : null;
+      } catch {
+        return this.error(response, 422, "invalid_input");
+      }
+      this.requests.push({ method, path, body });
+      // The metadata service (no token) and an echo of the caller's address, as a probe URL answers.
+      if (method === "GET" && path === "/hetzner/v1/metadata/instance-id" && this.options.instanceId !== undefined) {
+        response.writeHead(200, { "Content-Type": "text/plain" });
+        return response.end(String(this.options.instanceId));
+      }
+      if (method === "GET" && path === "/probe") {
+        response.writeHead(200, { "Content-Type": "text/plain" });
+        return response.end(`${request.socket.remoteAddress ?? ""}\n`);
+      }
+      if (request.headers.authorization !== `Bearer ${this.options.token}`) return this.error(response, 401, "unauthorized");
+      const failure = this.failures.find((candidate) => candidate.remaining > 0 && candidate.method === method && path.endsWith(candidate.pathSuffix));
+      if (failure) {
+        failure.remaining -= 1;
+        return this.error(response, failure.status, failure.code);
+      }
+      this.route(method, path, body as Record<string, unknown> | null, response);
+    });
+  }
+
+  private route(method: string, path: string, body: Record<string, unknown> | null, response: ServerResponse): void {
+    let match: RegExpExecArray | null;
+    if (method === "GET" && (match = /^\/actions\/(\d+)$/.exec(path))) {
+      const action = this.actions.get(Number(match[1]));
+      if (!action) return this.error(response, 404, "not_found");
+      if (action.pollsUntilDone > 0) action.pollsUntilDone -= 1;
+      return this.send(response, 200, { action: this.actionJson(action) });
+    }
+    if (method === "GET" && (match = /^\/floating_ips\/(\d+)$/.exec(path))) {
+      const id = Number(match[1]);
+      const floatingIP = this.floatingIPs.get(id);
+      if (!floatingIP) return this.error(response, 404, "not_found");
+      return this.send(response, 200, { floating_ip: { id, type: "ipv4", ip: floatingIP.address, server: floatingIP.server } });
+    }
+    if (method === "GET" && (match = /^\/networks\/(\d+)$/.exec(path))) {
+      const id = Number(match[1]);
+      const routes = this.networks.get(id);
+      if (!routes) return this.error(response, 404, "not_found");
+      return this.send(response, 200, { network: { id, routes } });
+    }
+    if (method === "POST" && (match = /^\/floating_ips\/(\d+)\/actions\/assign$/.exec(path))) {
+      const id = Number(match[1]);
+      const floatingIP = this.floatingIPs.get(id);
+      if (!floatingIP) return this.error(response, 404, "not_found");
+      if (typeof body?.server !== "number") return this.error(response, 422, "invalid_input");
+      if (this.running(`floating_ip:${id}`)) return this.error(response, 423, "locked");
+      floatingIP.server = body.server;
+      return this.startAction(response, "assign_floating_ip", `floating_ip:${id}`);
+    }
+    if (method === "POST" && (match = /^\/networks\/(\d+)\/actions\/(add_route|delete_route)$/.exec(path))) {
+      const [, id, command] = match as unknown as [string, string, "add_route" | "delete_route"];
+      const routes = this.networks.get(Number(id));
+      if (!routes) return this.error(response, 404, "not_found");
+      if (typeof body?.destination !== "string" || typeof body.gateway !== "string") return this.error(response, 422, "invalid_input");
+      if (this.running(`network:${id}`)) return this.error(response, 409, "conflict");
+      const index = routes.findIndex((route) => route.destination === body.destination);
+      if (command === "add_route") {
+        if (index >= 0) return this.error(response, 422, "invalid_input");
+        routes.push({ destination: body.destination, gateway: body.gateway });
+      } else {
+        if (index < 0 || routes[index]!.gateway !== body.gateway) return this.error(response, 422, "invalid_input");
+        routes.splice(index, 1);
+      }
+      return this.startAction(response, command, `network:${id}`);
+    }
+    this.error(response, 404, "not_found");
+  }
+
+  /** The change is applied at once; the action reports `running` until polled. */
+  private startAction(response: ServerResponse, command: string, resource: string): void {
+    const action: Action = { id: this.nextActionId++, command, resource, pollsUntilDone: this.options.pollsPerAction ?? 1 };
+    this.actions.set(action.id, action);
+    if (this.hold?.command === command) {
+      // Hetzner finishes an action whether or not its caller is still there.
+      action.pollsUntilDone = 0;
+      this.hold.reached();
+      this.hold = null;
+      return;
+    }
+    this.send(response, 201, { action: this.actionJson(action) });
+  }
+
+  private running(resource: string): boolean {
+    return [...this.actions.values()].some((action) => action.resource === resource && action.pollsUntilDone > 0);
+  }
+
+  private actionJson(action: Action) {
+    const [type, id] = action.resource.split(":");
+    const done = action.pollsUntilDone === 0;
+    return {
+      id: action.id,
+      command: action.command,
+      status: done ? "success" : "running",
+      progress: done ? 100 : 0,
+      started: "2026-01-01T00:00:00+00:00",
+      finished: done ? "2026-01-01T00:00:01+00:00" : null,
+      resources: [{ id: Number(id), type }],
+      error: null,
+    };
+  }
+
+  private error(response: ServerResponse, status: number, code: string): void {
+    this.send(response, status, { error: { code, message: ERROR_MESSAGES[status] ?? code, details: {} } });
+  }
+
+  private send(response: ServerResponse, status: number, body: unknown): void {
+    response.writeHead(status, { "Content-Type": "application/json" });
+    response.end(JSON.stringify(body));
+  }
+}

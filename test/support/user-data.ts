@@ -1,0 +1,56 @@
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { run } from "./tools.js";
+
+/**
+ * Reads user-data the way cloud-init does: PyYAML, then cloud-init's own
+ * write_files decoding (base64, gunzip). Prints the document with every file's
+ * content decoded.
+ */
+const DECODE = `
+import json, sys, yaml
+from cloudinit.config.cc_write_files import canonicalize_extraction, extract_contents
+document = yaml.safe_load(open(sys.argv[1], encoding="utf-8"))
+for entry in document.get("write_files", []):
+    content = extract_contents(entry.get("content", ""), canonicalize_extraction(entry.get("encoding")))
+    entry["content"] = content.decode("utf-8") if isinstance(content, bytes) else content
+print(json.dumps(document))
+`;
+
+export interface WriteFile {
+  path: string;
+  owner: string;
+  permissions: string;
+  encoding?: string;
+  content: string;
+}
+
+export interface UserData {
+  package_update?: boolean;
+  packages?: string[];
+  write_files: WriteFile[];
+  runcmd: string[][];
+}
+
+/** The Python that runs cloud-init, from its script's first line: it has cloud-init's modules. */
+function cloudInitPython(): string {
+  const which = run("sh", ["-c", "command -v cloud-init"]).stdout.trim();
+  return /^#!\s*(\S+)/.exec(readFileSync(which, "utf8"))![1]!;
+}
+
+/** Writes `content` to `dir/name` and reads it back as cloud-init would. */
+export function decodeUserData(content: string, dir: string, name: string): UserData {
+  const file = join(dir, name);
+  writeFileSync(file, content);
+  const result = run(cloudInitPython(), ["-c", DECODE, file]);
+  if (result.status !== 0) throw new Error(`cloud-init cannot read ${name}: ${result.stderr}`);
+  return JSON.parse(result.stdout) as UserData;
+}
+
+/** `cloud-init schema --config-file` (cloud-init 22.4, Debian 12): status and output. */
+export function cloudInitSchema(content: string, dir: string, name: string) {
+  const file = join(dir, name);
+  writeFileSync(file, content);
+  const result = run("cloud-init", ["schema", "--config-file", file]);
+  return { ...result, valid: result.status === 0 && result.stdout.includes(`Valid cloud-config: ${file}`) };
+}
