@@ -233,10 +233,18 @@ describe.skipIf(toolsMissing)("natgw-ctl against a fake Hetzner Cloud API", () =
     // The killed takeover logged nothing; the reconcile that finished it did.
     expect(takeoverLog(host)).toMatchObject([{ result: "ok" }]);
     const report = JSON.parse(result.stdout) as { ok: boolean; steps: Array<{ name: string; ok: boolean }> };
-    expect(report.steps.map((step) => [step.name, step.ok])).toEqual([["sysctl", true], ["ruleset", true], ["addresses", true], ["api", true]]);
+    expect(report.steps.map((step) => [step.name, step.ok])).toEqual([
+      ["sysctl", true],
+      ["ruleset", true],
+      ["vrrp", true],
+      ["addresses", true],
+      ["api", true],
+    ]);
     const calls = readFileSync(join(host.fake, "calls"), "utf8");
     expect(calls).toContain("sysctl --system");
     expect(calls).toContain("systemctl reload natgw-ruleset.service");
+    // keepalived failed with the data plane at first boot; reconcile brings it back.
+    expect(calls).toContain("systemctl start keepalived.service");
     expect(calls).toContain("ip address replace 203.0.113.10/32 dev eth0");
   });
 
@@ -247,7 +255,10 @@ describe.skipIf(toolsMissing)("natgw-ctl against a fake Hetzner Cloud API", () =
     const result = await ctl(host, ["reconcile", "--json"]);
     expect(result.status, result.stderr).toBe(0);
     expect(api.requests).toHaveLength(0);
-    expect(JSON.parse(result.stdout)).toMatchObject({ ok: true, steps: [{}, {}, {}, { name: "api", ok: true, detail: expect.stringMatching(/skipped/) }] });
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      ok: true,
+      steps: [{}, {}, { name: "vrrp" }, {}, { name: "api", ok: true, detail: expect.stringMatching(/skipped/) }],
+    });
   });
 
   it("health never calls the API and fails when forwarding is off", async () => {

@@ -54,3 +54,25 @@ export function cloudInitSchema(content: string, dir: string, name: string) {
   const result = run("cloud-init", ["schema", "--config-file", file]);
   return { ...result, valid: result.status === 0 && result.stdout.includes(`Valid cloud-config: ${file}`) };
 }
+
+/**
+ * The user_data Hetzner hands to cloud-init, unpacked by cloud-init's own code:
+ * the Hetzner datasource's base64 decoding, then the gzip detection every
+ * datasource's user-data goes through.
+ */
+const UNPACK = `
+import sys
+from cloudinit.sources.helpers.hetzner import maybe_b64decode
+from cloudinit import util
+raw = maybe_b64decode(open(sys.argv[1], "rb").read())
+sys.stdout.write(util.decomp_gzip(raw, quiet=False, decode=True))
+`;
+
+export function unpackUserDataPayload(payload: string, dir: string, name: string): string {
+  const file = join(dir, name);
+  writeFileSync(file, payload);
+  const result = run(cloudInitPython(), ["-c", UNPACK, file]);
+  if (result.status !== 0) throw new Error(`cloud-init cannot unpack ${name}: ${result.stderr}`);
+  return result.stdout;
+}
+

@@ -7,6 +7,12 @@ import { integer, label } from "./safe.js";
  */
 export const sysctlFiles: HostFile[] = [
   {
+    hostPath: "/etc/modules-load.d/natgw.conf",
+    role: "sysctl",
+    fileMode: "0644",
+    values: ({ gateway, member }) => ({ gateway: label(gateway.name), member: label(member.name) }),
+  },
+  {
     hostPath: "/etc/sysctl.d/90-natgw.conf",
     role: "sysctl",
     fileMode: "0644",
