@@ -44,6 +44,16 @@ describe("natgw build", () => {
     });
   }
 
+  it("no artifact holds anything shaped like a Hetzner Cloud API token (64 letters and digits)", () => {
+    for (const example of examples) {
+      for (const artifact of artifactsOf(example).artifacts) {
+        // cloud-init carries binary files as base64, which may hold any run of letters.
+        const text = artifact.content.replace(/^ +[A-Za-z0-9+/=]{76,}$/gm, "");
+        expect(text.match(/(?<![A-Za-z0-9])[A-Za-z0-9]{64}(?![A-Za-z0-9])/g), artifact.path).toBeNull();
+      }
+    }
+  });
+
   it("writes the same bytes twice, natgw.json included", () => {
     const { artifacts } = artifactsOf("policies");
     writeOutput(join(scratch, "a"), artifacts, "test");
