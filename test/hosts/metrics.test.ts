@@ -5,7 +5,7 @@ import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { Artifact } from "../../src/emit/artifact.js";
 import { emit } from "../../src/emit/emit.js";
-import { buildExample, EXAMPLES, hostFiles } from "../support/artifacts.js";
+import { buildExample, EXAMPLE_MEMBERS, EXAMPLES, hostFiles } from "../support/artifacts.js";
 import { gateway, compileText } from "../support/spec.js";
 import { isRoot, missingTools, Namespace, run } from "../support/tools.js";
 
@@ -127,15 +127,7 @@ function parseExposition(text: string): Map<string, number> {
 
 describe.skipIf(missingTools("bash", "jq"))("the metrics script", () => {
   it("is rendered for every member with metrics enabled", () => {
-    expect(scripts.map((script) => script.member)).toEqual([
-      "dev-egress-1",
-      "prod-egress-1",
-      "prod-egress-2",
-      "edge-egress-1",
-      "edge-egress-2",
-      "batch-egress-1",
-      "batch-egress-2",
-    ]);
+    expect(scripts.map((script) => script.member)).toEqual(EXAMPLE_MEMBERS);
   });
 
   const ha = scripts.find((script) => script.member === "prod-egress-1")!;

@@ -1,20 +1,12 @@
 import { existsSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { hostFiles } from "../support/artifacts.js";
+import { EXAMPLE_MEMBERS, hostFiles } from "../support/artifacts.js";
 
 const files = hostFiles("/etc/sysctl.d/90-natgw.conf");
 
 describe("sysctl", () => {
   it("is rendered for every member of every example", () => {
-    expect(files.map((file) => file.member)).toEqual([
-      "dev-egress-1",
-      "prod-egress-1",
-      "prod-egress-2",
-      "edge-egress-1",
-      "edge-egress-2",
-      "batch-egress-1",
-      "batch-egress-2",
-    ]);
+    expect(files.map((file) => file.member)).toEqual(EXAMPLE_MEMBERS);
   });
 
   for (const file of files) {

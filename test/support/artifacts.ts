@@ -4,6 +4,17 @@ import { emit } from "../../src/emit/emit.js";
 
 export const EXAMPLES = ["single", "ha", "policies", "ports"] as const;
 
+/** Every member of the examples, in the order of EXAMPLES. */
+export const EXAMPLE_MEMBERS = [
+  "dev-egress-1",
+  "prod-egress-1",
+  "prod-egress-2",
+  "edge-egress-1",
+  "edge-egress-2",
+  "batch-egress-1",
+  "batch-egress-2",
+];
+
 /** Every artifact built from one example, as `natgw build` would write it. */
 export function buildExample(example: string): Artifact[] {
   const result = compile([`examples/${example}.yaml`]);
