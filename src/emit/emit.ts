@@ -4,6 +4,7 @@ import type { Artifact } from "./artifact.js";
 import { emitHosts } from "./hosts/hosts.js";
 import { emitMonitoring } from "./monitoring.js";
 import { emitNodes } from "./nodes.js";
+import { emitTerraform } from "./terraform/synth.js";
 
 export interface EmitResult {
   readonly artifacts: Artifact[];
@@ -13,8 +14,10 @@ export interface EmitResult {
 /** model -> artifacts. Pure: the write stage puts them on disk. */
 export function emit(model: Model): EmitResult {
   const hosts = emitHosts(model);
+  // A member without user-data (too large) has no stack to build; its diagnostic says why.
+  const terraform = hosts.diagnostics.length === 0 ? emitTerraform(model) : [];
   return {
-    artifacts: [...hosts.artifacts, ...emitMonitoring(model), ...emitNodes(model)],
+    artifacts: [...hosts.artifacts, ...emitMonitoring(model), ...emitNodes(model), ...terraform],
     diagnostics: hosts.diagnostics,
   };
 }

@@ -61,3 +61,17 @@ export function token(value: string): string {
   if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(value)) unsafe("token", value);
   return value;
 }
+
+/** Hetzner Cloud SSH key names, as the schema allows them. */
+export function sshKeyName(value: string): string {
+  if (!/^[A-Za-z0-9]([-A-Za-z0-9_.@]{0,62}[A-Za-z0-9])?$/.test(value)) unsafe("SSH key name", value);
+  return value;
+}
+
+/** A Hetzner label, key and value, by Hetzner's label rules (as the schema checks them). */
+export function hetznerLabel(key: string, value: string): [string, string] {
+  const name = "[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?";
+  if (!new RegExp(`^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?${name}$`).test(key)) unsafe("label key", key);
+  if (!new RegExp(`^(${name})?$`).test(value)) unsafe("label value", value);
+  return [key, value];
+}
