@@ -37,7 +37,7 @@ describe("natgw-ctl as rendered", () => {
  * tiny programs printing canned answers, steered by files in `fake/`; curl, jq
  * and bash are the real ones, and the API is the fake Hetzner API.
  */
-const STUBS: Record<string, string> = {
+const FAKE_COMMANDS: Record<string, string> = {
   nft: `[[ -e $FAKE/ruleset-loaded ]] || { echo "Error: No such file or directory" >&2; exit 1; }
 case "$*" in
   "-j list counters table inet natgw") echo '{"nftables": [{"metainfo": {"version": "1.0.6"}}, {"counter": {"family": "inet", "name": "egress", "table": "natgw", "packets": 10, "bytes": 1000}}, {"counter": {"family": "inet", "name": "drop_metadata", "table": "natgw", "packets": 2, "bytes": 120}}]}' ;;
@@ -85,7 +85,7 @@ function makeHost(example: string, member: string, endpoint: string, cloud: obje
   const stateDir = join(directory, "state");
   mkdirSync(fake);
   mkdirSync(bin);
-  for (const [name, body] of Object.entries(STUBS)) writeFileSync(join(bin, name), `#!/usr/bin/env bash\n${body}\n`, { mode: 0o755 });
+  for (const [name, body] of Object.entries(FAKE_COMMANDS)) writeFileSync(join(bin, name), `#!/usr/bin/env bash\n${body}\n`, { mode: 0o755 });
   writeFileSync(join(fake, "ruleset-loaded"), "");
   writeFileSync(join(fake, "ip_forward"), "1\n");
   writeFileSync(join(directory, "config.json"), artifactOf(artifacts, member, "/etc/natgw/config.json").content);
@@ -426,7 +426,7 @@ describe.skipIf(namespaceMissing)("natgw-ctl health and diag with the real tools
     // Only the fake logger stays on PATH: keepalived's notifications are not for this host's journal.
     host.env.PATH = `${join(host.directory, "bin-logger")}:/usr/sbin:/usr/bin:/sbin:/bin`;
     mkdirSync(join(host.directory, "bin-logger"));
-    writeFileSync(join(host.directory, "bin-logger", "logger"), `#!/usr/bin/env bash\n${STUBS.logger}\n`, { mode: 0o755 });
+    writeFileSync(join(host.directory, "bin-logger", "logger"), `#!/usr/bin/env bash\n${FAKE_COMMANDS.logger}\n`, { mode: 0o755 });
     for (const [name, mac] of [["ens10", "86:00:00:00:00:03"], ["eth0", "96:00:00:00:00:03"]] as const) {
       expect(namespace.exec("ip", ["link", "set", name, "address", mac]).status).toBe(0);
     }
