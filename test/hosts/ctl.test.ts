@@ -411,7 +411,7 @@ describe.skipIf(toolsMissing)("natgw-ctl in Single mode", () => {
 
 /**
  * health and diag with the real ip, nft and sysctl, in a throwaway namespace whose
- * veth pair carries Hetzner's MAC prefixes: what the stubs above answer must be what
+ * veth pair carries Hetzner's MAC prefixes: what the command doubles above answer must be what
  * the real tools print.
  */
 const namespaceMissing = missingTools("ip", "nft", "sysctl", "jq") ?? (isRoot() ? undefined : "needs root for network namespaces");
