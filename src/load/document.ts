@@ -36,6 +36,10 @@ export function escapePointerToken(token: string): string {
   return token.replace(/~/g, "~0").replace(/\//g, "~1");
 }
 
+export function unescapePointerToken(token: string): string {
+  return token.replace(/~1/g, "/").replace(/~0/g, "~");
+}
+
 export function childPointer(pointer: string, token: string | number): string {
   return `${pointer}/${escapePointerToken(String(token))}`;
 }

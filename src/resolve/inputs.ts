@@ -1,4 +1,5 @@
-import type { SourceDocument } from "../load/document.js";
+import { quote } from "../diagnostics/quote.js";
+import { childPointer, type SourceDocument } from "../load/document.js";
 import type { EgressNATPolicy, NatGateway } from "../spec/types.generated.js";
 import { gatewaySettings, type GatewaySettings } from "./defaults.js";
 import type { Cidr } from "./ip.js";
@@ -91,7 +92,7 @@ function networkKey(settings: GatewaySettings): string {
 function checkLabels(document: SourceDocument, labels: Readonly<Record<string, string>>, reporter: Reporter): void {
   for (const key of Object.keys(labels)) {
     if (key.startsWith(RESERVED_LABEL_PREFIX)) {
-      reporter.report("reservedLabel", { key: JSON.stringify(key) }, document, `/metadata/labels/${key.replace(/~/g, "~0").replace(/\//g, "~1")}`, "key");
+      reporter.report("reservedLabel", { key: quote(key) }, document, childPointer("/metadata/labels", key), "key");
     }
   }
 }

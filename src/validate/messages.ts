@@ -4,7 +4,7 @@ import { diagnose } from "../diagnostics/catalogue.js";
 import type { Diagnostic, SourceLocation } from "../diagnostics/diagnostic.js";
 import { describeType, oneOf, quote } from "../diagnostics/quote.js";
 import { closest } from "../diagnostics/suggest.js";
-import { childPointer, locate, type SourceDocument } from "../load/document.js";
+import { childPointer, locate, unescapePointerToken, type SourceDocument } from "../load/document.js";
 import { dereference, type SchemaNode } from "../spec/schema.js";
 
 /** One ajv error -> one diagnostic that says which field, what was expected and what was found. */
@@ -98,7 +98,7 @@ function stringError(error: ErrorObject, document: SourceDocument, field: string
   const at = locate(document, pointer);
   const value = String(error.data);
   if (error.schemaPath.includes("/$defs/Labels/")) {
-    const key = pointer.slice(pointer.lastIndexOf("/") + 1).replace(/~1/g, "/").replace(/~0/g, "~");
+    const key = unescapePointerToken(pointer.slice(pointer.lastIndexOf("/") + 1));
     return diagnose("badLabelValue", { key: quote(key), found: quote(value) }, at);
   }
   if (parentSchema.title === "IPv4 CIDR") return cidrError(field, value, at);
@@ -207,7 +207,7 @@ export function fieldName(pointer: string): string {
   if (pointer === "") return "the document";
   let name = "";
   for (const raw of pointer.slice(1).split("/")) {
-    const token = raw.replace(/~1/g, "/").replace(/~0/g, "~");
+    const token = unescapePointerToken(raw);
     if (/^\d+$/.test(token)) name += `[${token}]`;
     else if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(token)) name += name ? `.${token}` : token;
     else name += `[${quote(token)}]`;

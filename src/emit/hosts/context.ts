@@ -1,5 +1,6 @@
 import type { GatewayModel, MemberModel, Model } from "../../resolve/model.js";
 import type { FileMode, Role } from "../artifact.js";
+import { label } from "./safe.js";
 
 /** What a host file's values are computed from: one member of one gateway. */
 export interface MemberContext {
@@ -36,6 +37,11 @@ export const HOST_PATHS = {
   ctl: "/usr/local/sbin/natgw-ctl",
   textfileDir: "/var/lib/prometheus/node-exporter",
 } as const;
+
+/** The names every file's header comment shows: ids only, checked, never free text. */
+export function fileHeader({ gateway, member }: MemberContext): { gateway: string; member: string } {
+  return { gateway: label(gateway.name), member: label(member.name) };
+}
 
 export function isHA(context: MemberContext): boolean {
   return context.gateway.mode === "ha";

@@ -1,6 +1,5 @@
 import type { HostFile } from "./context.js";
-import { HOST_PATHS } from "./context.js";
-import { label } from "./safe.js";
+import { fileHeader, HOST_PATHS } from "./context.js";
 
 /**
  * natgw-ctl, the operations script of a member. It is the same program on every
@@ -13,9 +12,8 @@ export const ctlFiles: HostFile[] = [
     hostPath: HOST_PATHS.ctl,
     role: "script",
     fileMode: "0755",
-    values: ({ gateway, member }) => ({
-      gateway: label(gateway.name),
-      member: label(member.name),
+    values: (context) => ({
+      ...fileHeader(context),
       configPath: HOST_PATHS.config,
     }),
   },

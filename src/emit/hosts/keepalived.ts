@@ -1,5 +1,5 @@
 import type { HostFile, MemberContext } from "./context.js";
-import { HOST_PATHS, isHA } from "./context.js";
+import { fileHeader, HOST_PATHS, isHA } from "./context.js";
 import { address, identifier, integer, label } from "./safe.js";
 import { BINARIES, KEEPALIVED_INTERFACE_DEFINITION, KEEPALIVED_INTERFACE_FILE } from "./systemd.js";
 
@@ -53,15 +53,15 @@ function advertInterval(seconds: number): string {
   return String(centiseconds / 100);
 }
 
-function keepalivedValues({ gateway, member, peer }: MemberContext) {
+function keepalivedValues(context: MemberContext) {
+  const { gateway, member, peer } = context;
   const vrrp = gateway.vrrp;
   if (!vrrp || !peer) throw new Error(`natgw bug: keepalived.conf for ${gateway.name} outside HA`);
   const virtualRouterId = integer(vrrp.virtualRouterId, 1, 255);
   const healthInterval = integer(healthIntervalSeconds(vrrp.advertIntervalSeconds), 1, 41);
   const ctl = HOST_PATHS.ctl;
   return {
-    gateway: label(gateway.name),
-    member: label(member.name),
+    ...fileHeader(context),
     peer: label(peer.name),
     interfaceFile: KEEPALIVED_INTERFACE_FILE,
     interfaceDefinition: KEEPALIVED_INTERFACE_DEFINITION,

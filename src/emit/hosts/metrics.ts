@@ -1,6 +1,6 @@
 import type { HostFile, MemberContext } from "./context.js";
-import { HOST_PATHS, isHA } from "./context.js";
-import { address, identifier, integer, label } from "./safe.js";
+import { fileHeader, HOST_PATHS, isHA } from "./context.js";
+import { address, identifier, integer } from "./safe.js";
 
 /** The metrics script node-exporter's textfile collector reads through natgw-metrics.timer. */
 export const METRICS_SCRIPT = "/usr/local/lib/natgw/metrics";
@@ -26,9 +26,6 @@ function counterName(name: string): string {
   return identifier(name.replace(/_/g, "-"));
 }
 
-function header({ gateway, member }: MemberContext) {
-  return { gateway: label(gateway.name), member: label(member.name) };
-}
 
 /**
  * node-exporter (Debian's prometheus-node-exporter) on the member's private IP
@@ -42,7 +39,7 @@ export const metricsFiles: HostFile[] = [
     fileMode: "0644",
     when: metricsEnabled,
     values: (context) => ({
-      ...header(context),
+      ...fileHeader(context),
       listenAddress: `${address(context.member.privateIp)}:${integer(context.gateway.metrics.port, 1024, 65535)}`,
       textfileDir: HOST_PATHS.textfileDir,
     }),
@@ -52,7 +49,7 @@ export const metricsFiles: HostFile[] = [
     role: "systemd",
     fileMode: "0644",
     when: metricsEnabled,
-    values: (context) => ({ ...header(context), restartSeconds: 5 }),
+    values: (context) => ({ ...fileHeader(context), restartSeconds: 5 }),
   },
   {
     hostPath: METRICS_SCRIPT,
@@ -60,7 +57,7 @@ export const metricsFiles: HostFile[] = [
     fileMode: "0755",
     when: metricsEnabled,
     values: (context) => ({
-      ...header(context),
+      ...fileHeader(context),
       textfileDir: HOST_PATHS.textfileDir,
       stateDir: HOST_PATHS.stateDir,
       highAvailability: isHA(context),
@@ -82,7 +79,7 @@ export const metricsFiles: HostFile[] = [
     fileMode: "0644",
     when: metricsEnabled,
     values: (context) => ({
-      ...header(context),
+      ...fileHeader(context),
       script: METRICS_SCRIPT,
       textfileDir: HOST_PATHS.textfileDir,
       timeoutSeconds: METRICS_INTERVAL_SECONDS - 5,
@@ -93,6 +90,6 @@ export const metricsFiles: HostFile[] = [
     role: "systemd",
     fileMode: "0644",
     when: metricsEnabled,
-    values: (context) => ({ ...header(context), intervalSeconds: METRICS_INTERVAL_SECONDS }),
+    values: (context) => ({ ...fileHeader(context), intervalSeconds: METRICS_INTERVAL_SECONDS }),
   },
 ];

@@ -1,8 +1,8 @@
 import { addressToNumber, cidr as parseCidr, compareRanges, formatRange, mergeRanges, type Ipv4Range } from "../../resolve/ip.js";
 import type { GatewayModel } from "../../resolve/model.js";
 import type { HostFile, MemberContext } from "./context.js";
-import { HOST_PATHS } from "./context.js";
-import { address, cidr, identifier, integer, label } from "./safe.js";
+import { fileHeader, HOST_PATHS } from "./context.js";
+import { address, cidr, identifier, integer } from "./safe.js";
 
 /**
  * Hetzner private networks run at MTU 1450. A worker whose pods or tunnels assume
@@ -94,12 +94,12 @@ export function policyElements(gateway: GatewayModel): PolicyElement[] {
  * Everything the ruleset shows. `runtimeDir` is where ruleset-runtime writes the
  * values known only on the host; tests point it at files they fabricate.
  */
-export function rulesetValues({ gateway, member, peer }: MemberContext, runtimeDir: string = HOST_PATHS.runtimeDir) {
+export function rulesetValues(context: MemberContext, runtimeDir: string = HOST_PATHS.runtimeDir) {
+  const { gateway, peer } = context;
   const portBlocks = gateway.portBlocks;
   const policyEgressIPs = gateway.egressIPs.filter((egressIP) => egressIP.policies.length > 0);
   return {
-    gateway: label(gateway.name),
-    member: label(member.name),
+    ...fileHeader(context),
     runtimeFile: `${runtimeDir}/${RUNTIME_FILES.runtime}`,
     portBlocksFile: `${runtimeDir}/${RUNTIME_FILES.portBlocks}`,
     egressVariables: gateway.egressIPs.map((egressIP) => egressVariable(egressIP.name)),

@@ -1,5 +1,5 @@
-import type { HostFile } from "./context.js";
-import { integer, label } from "./safe.js";
+import { fileHeader, type HostFile } from "./context.js";
+import { integer } from "./safe.js";
 
 /**
  * Kernel settings of a member. Forwarding is not among them: it is off at boot and
@@ -10,18 +10,17 @@ export const sysctlFiles: HostFile[] = [
     hostPath: "/etc/modules-load.d/natgw.conf",
     role: "sysctl",
     fileMode: "0644",
-    values: ({ gateway, member }) => ({ gateway: label(gateway.name), member: label(member.name) }),
+    values: fileHeader,
   },
   {
     hostPath: "/etc/sysctl.d/90-natgw.conf",
     role: "sysctl",
     fileMode: "0644",
-    values: ({ gateway, member }) => ({
-      gateway: label(gateway.name),
-      member: label(member.name),
-      conntrackMax: integer(gateway.host.conntrackMax, 65536, 2 ** 30),
-      conntrackBuckets: integer(gateway.host.conntrackBuckets, 16384, 2 ** 28),
-      memoryMiB: integer(gateway.host.memoryMiB, 512, 2 ** 22),
+    values: (context) => ({
+      ...fileHeader(context),
+      conntrackMax: integer(context.gateway.host.conntrackMax, 65536, 2 ** 30),
+      conntrackBuckets: integer(context.gateway.host.conntrackBuckets, 16384, 2 ** 28),
+      memoryMiB: integer(context.gateway.host.memoryMiB, 512, 2 ** 22),
       // Managed NATs drop idle TCP after 240-1200 s (AWS 350 s, GCP 1200 s); the
       // kernel's own 5 days would let dead flows fill the table.
       tcpEstablishedTimeoutSeconds: 1200,

@@ -1,7 +1,6 @@
-import type { HostFile, MemberContext } from "./context.js";
-import { HOST_PATHS, isHA } from "./context.js";
+import type { HostFile } from "./context.js";
+import { fileHeader, HOST_PATHS, isHA } from "./context.js";
 import { PRIVATE_MAC_PREFIX, RULESET_RUNTIME_PATH } from "./nftables.js";
-import { label } from "./safe.js";
 
 /**
  * The boot order that keeps a member fail closed:
@@ -40,9 +39,6 @@ export const NFT_TABLE = "inet natgw";
 export const KEEPALIVED_INTERFACE_FILE = `${HOST_PATHS.runtimeDir}/keepalived-interface.conf`;
 export const KEEPALIVED_INTERFACE_DEFINITION = "NATGW_PRIVATE_INTERFACE";
 
-function header({ gateway, member }: MemberContext) {
-  return { gateway: label(gateway.name), member: label(member.name) };
-}
 
 export const systemdFiles: HostFile[] = [
   {
@@ -50,7 +46,7 @@ export const systemdFiles: HostFile[] = [
     role: "systemd",
     fileMode: "0644",
     values: (context) => ({
-      ...header(context),
+      ...fileHeader(context),
       rulesetRuntime: RULESET_RUNTIME_PATH,
       nft: BINARIES.nft,
       ruleset: HOST_PATHS.ruleset,
@@ -64,7 +60,7 @@ export const systemdFiles: HostFile[] = [
     role: "systemd",
     fileMode: "0644",
     values: (context) => ({
-      ...header(context),
+      ...fileHeader(context),
       sysctl: BINARIES.sysctl,
       rulesetUnit: UNITS.ruleset,
     }),
@@ -75,7 +71,7 @@ export const systemdFiles: HostFile[] = [
     fileMode: "0644",
     when: isHA,
     values: (context) => ({
-      ...header(context),
+      ...fileHeader(context),
       forwardingUnit: UNITS.forwarding,
       shell: BINARIES.shell,
       privateMacPrefix: PRIVATE_MAC_PREFIX,
