@@ -1,4 +1,5 @@
 import { isAddress, parseCidr } from "../../resolve/ip.js";
+import { schema, schemaAt } from "../../spec/schema.js";
 
 /**
  * Every value that reaches a template passes through one of these. The model is
@@ -62,16 +63,21 @@ export function token(value: string): string {
   return value;
 }
 
+/** Patterns the schema already states, read from it so the two never drift apart. */
+const labels = schema.$defs.Labels as { propertyNames: { pattern: string }; additionalProperties: { pattern: string } };
+const LABEL_KEY = new RegExp(labels.propertyNames.pattern);
+const LABEL_VALUE = new RegExp(labels.additionalProperties.pattern);
+const SSH_KEY_NAME = new RegExp(schemaAt("Members", "sshKeys").items!.pattern!);
+
 /** Hetzner Cloud SSH key names, as the schema allows them. */
 export function sshKeyName(value: string): string {
-  if (!/^[A-Za-z0-9]([-A-Za-z0-9_.@]{0,62}[A-Za-z0-9])?$/.test(value)) unsafe("SSH key name", value);
+  if (!SSH_KEY_NAME.test(value)) unsafe("SSH key name", value);
   return value;
 }
 
 /** A Hetzner label, key and value, by Hetzner's label rules (as the schema checks them). */
 export function hetznerLabel(key: string, value: string): [string, string] {
-  const name = "[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?";
-  if (!new RegExp(`^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?${name}$`).test(key)) unsafe("label key", key);
-  if (!new RegExp(`^(${name})?$`).test(value)) unsafe("label value", value);
+  if (!LABEL_KEY.test(key)) unsafe("label key", key);
+  if (!LABEL_VALUE.test(value)) unsafe("label value", value);
   return [key, value];
 }
