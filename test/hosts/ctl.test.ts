@@ -103,6 +103,7 @@ function makeHost(example: string, member: string, endpoint: string, cloud: obje
     NATGW_STATE_DIR: stateDir,
     NATGW_API_ENDPOINT: endpoint,
     NATGW_METADATA_URL: endpoint.replace(/\/v1$/, "/hetzner/v1/metadata"),
+    NATGW_POLL_INITIAL_SECONDS: "0.01",
     NATGW_POLL_INTERVAL_SECONDS: "0.01",
     NATGW_BACKOFF_INITIAL_SECONDS: "0.01",
     NATGW_BACKOFF_MAX_SECONDS: "0.05",

@@ -7,7 +7,9 @@ import type { AddressInfo } from "node:net";
  * run until polled, and the error answers Hetzner gives (`locked` while an action
  * runs on the resource, `conflict` while one runs on the network). Tests can make
  * it answer with an error a given number of times, or stop answering after a
- * change, as if the caller had been killed.
+ * change, as if the caller had been killed. The network lab serves it from its
+ * emulated cloud with actions that take real time, and applies each change to the
+ * namespaces' routing when its action succeeds.
  */
 export interface Route {
   destination: string;
@@ -28,11 +30,18 @@ interface Failure {
   remaining: number;
 }
 
+/** A change an action makes, reported when the action succeeds. */
+export type Change =
+  | { readonly command: "assign_floating_ip"; readonly floatingIP: number; readonly address: string; readonly server: number }
+  | { readonly command: "add_route" | "delete_route"; readonly network: number; readonly destination: string; readonly gateway: string };
+
 interface Action {
   readonly id: number;
   readonly command: string;
   readonly resource: string;
   pollsUntilDone: number;
+  /** With actionSeconds: when the action succeeds, in milliseconds since the epoch. */
+  doneAt: number | null;
 }
 
 export interface FakeHetznerOptions {
@@ -43,6 +52,10 @@ export interface FakeHetznerOptions {
   readonly pollsPerAction?: number;
   /** What the metadata service answers for `instance-id`; unset: 404. */
   readonly instanceId?: number;
+  /** Actions succeed this long after they were posted, polled or not (instead of pollsPerAction). */
+  readonly actionSeconds?: number;
+  /** Called with each change when its action succeeds. */
+  readonly onChange?: (change: Change) => void;
 }
 
 const ERROR_MESSAGES: Record<number, string> = { 401: "unauthorized", 404: "not found", 409: "conflict", 422: "invalid input", 423: "locked", 429: "rate limit exceeded", 500: "server error" };
@@ -61,12 +74,17 @@ export class FakeHetznerApi {
   private constructor(private readonly options: FakeHetznerOptions) {
     for (const [id, floatingIP] of Object.entries(options.floatingIPs)) this.floatingIPs.set(Number(id), { ...floatingIP });
     for (const [id, routes] of Object.entries(options.networks)) this.networks.set(Number(id), routes.map((route) => ({ ...route })));
-    this.server = createServer((request, response) => this.receive(request, response));
+    this.server = createServer((request, response) => this.handle(request, response));
   }
 
   /** The metadata service's base, served by the same server. */
   get metadataUrl(): string {
     return this.endpoint.replace(/\/v1$/, "/hetzner/v1/metadata");
+  }
+
+  /** Not listening: requests reach it through `handle`. */
+  static create(options: FakeHetznerOptions): FakeHetznerApi {
+    return new FakeHetznerApi(options);
   }
 
   /** Listens on 127.0.0.1 on a free port. */
@@ -92,11 +110,17 @@ export class FakeHetznerApi {
     return new Promise((resolve) => (this.hold = { command, reached: resolve }));
   }
 
+  /** Actions that have not succeeded yet. */
+  get pendingActions(): number {
+    return [...this.actions.values()].filter((action) => !this.done(action)).length;
+  }
+
   count(method: string, pathSuffix = ""): number {
     return this.requests.filter((request) => request.method === method && request.path.endsWith(pathSuffix)).length;
   }
 
-  private receive(request: IncomingMessage, response: ServerResponse): void {
+  /** Answers one request; the lab calls it from its own HTTPS server. */
+  handle(request: IncomingMessage, response: ServerResponse): void {
     let text = "";
     request.on("data", (chunk: Buffer) => (text += chunk.toString()));
     request.on("end", () => {
@@ -155,7 +179,7 @@ export class FakeHetznerApi {
       if (typeof body?.server !== "number") return this.error(response, 422, "invalid_input");
       if (this.running(`floating_ip:${id}`)) return this.error(response, 423, "locked");
       floatingIP.server = body.server;
-      return this.startAction(response, "assign_floating_ip", `floating_ip:${id}`);
+      return this.startAction(response, `floating_ip:${id}`, { command: "assign_floating_ip", floatingIP: id, address: floatingIP.address, server: body.server });
     }
     if (method === "POST" && (match = /^\/networks\/(\d+)\/actions\/(add_route|delete_route)$/.exec(path))) {
       const [, id, command] = match as unknown as [string, string, "add_route" | "delete_route"];
@@ -171,17 +195,30 @@ export class FakeHetznerApi {
         if (index < 0 || routes[index]!.gateway !== body.gateway) return this.error(response, 422, "invalid_input");
         routes.splice(index, 1);
       }
-      return this.startAction(response, command, `network:${id}`);
+      return this.startAction(response, `network:${id}`, { command, network: Number(id), destination: body.destination, gateway: body.gateway });
     }
     this.error(response, 404, "not_found");
   }
 
-  /** The change is applied at once; the action reports `running` until polled. */
-  private startAction(response: ServerResponse, command: string, resource: string): void {
-    const action: Action = { id: this.nextActionId++, command, resource, pollsUntilDone: this.options.pollsPerAction ?? 1 };
+  /**
+   * The change shows in this API at once. The action reports `running` until
+   * polled pollsPerAction times, or for actionSeconds; onChange hears of the
+   * change when the action succeeds.
+   */
+  private startAction(response: ServerResponse, resource: string, change: Change): void {
+    const seconds = this.options.actionSeconds;
+    const action: Action = {
+      id: this.nextActionId++,
+      command: change.command,
+      resource,
+      pollsUntilDone: seconds === undefined ? (this.options.pollsPerAction ?? 1) : 0,
+      doneAt: seconds === undefined ? null : Date.now() + seconds * 1000,
+    };
     this.actions.set(action.id, action);
-    if (this.hold?.command === command) {
-      // Hetzner finishes an action whether or not its caller is still there.
+    // Hetzner finishes an action whether or not its caller is still there.
+    if (action.doneAt === null) this.options.onChange?.(change);
+    else setTimeout(() => this.options.onChange?.(change), seconds! * 1000);
+    if (this.hold?.command === change.command) {
       action.pollsUntilDone = 0;
       this.hold.reached();
       this.hold = null;
@@ -191,12 +228,16 @@ export class FakeHetznerApi {
   }
 
   private running(resource: string): boolean {
-    return [...this.actions.values()].some((action) => action.resource === resource && action.pollsUntilDone > 0);
+    return [...this.actions.values()].some((action) => action.resource === resource && !this.done(action));
+  }
+
+  private done(action: Action): boolean {
+    return action.doneAt === null ? action.pollsUntilDone === 0 : Date.now() >= action.doneAt;
   }
 
   private actionJson(action: Action) {
     const [type, id] = action.resource.split(":");
-    const done = action.pollsUntilDone === 0;
+    const done = this.done(action);
     return {
       id: action.id,
       command: action.command,

@@ -1,0 +1,105 @@
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { namespacePids, readCmdline, readComm } from "./processes.js";
+
+export interface RunResult {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** The member's config.json, as natgw build wrote it: the lab reads what it needs from the contract. */
+export interface MemberConfig {
+  readonly gateway: string;
+  readonly mode: "single" | "ha";
+  readonly member: { readonly name: string; readonly index: number; readonly privateIp: string };
+  readonly network: { readonly id: number | null; readonly name: string | null; readonly ipRange: string; readonly subnet: string; readonly routerIp: string };
+  readonly routes: readonly string[];
+  readonly egressIPs: readonly { readonly name: string; readonly floatingIPId: number | null }[];
+}
+
+/** A process inside a namespace: a member (with its own files) or another host. */
+export class Host {
+  constructor(
+    readonly name: string,
+    readonly namespace: string,
+    private readonly enter: readonly string[],
+  ) {}
+
+  exec(argv: readonly string[], options: { input?: string; env?: Record<string, string> } = {}): RunResult {
+    const result = spawnSync(this.enter[0]!, [...this.enter.slice(1), ...argv], {
+      encoding: "utf8",
+      input: options.input,
+      env: { ...process.env, ...options.env },
+      timeout: 180_000,
+    });
+    return { status: result.status, stdout: result.stdout ?? "", stderr: result.stderr ?? "" };
+  }
+
+  /** Like exec, but fails with the command's own words when it fails. */
+  must(argv: readonly string[], options: { input?: string; env?: Record<string, string> } = {}): string {
+    const result = this.exec(argv, options);
+    if (result.status !== 0) throw new Error(`${this.name}: ${argv.join(" ")} exited ${result.status}: ${result.stderr}${result.stdout}`);
+    return result.stdout;
+  }
+
+  spawn(argv: readonly string[]): ChildProcess {
+    return spawn(this.enter[0]!, [...this.enter.slice(1), ...argv], { stdio: ["ignore", "pipe", "pipe"] });
+  }
+}
+
+export class Member extends Host {
+  constructor(
+    name: string,
+    namespace: string,
+    enter: readonly string[],
+    readonly config: MemberConfig,
+    readonly serverId: number,
+    readonly publicIp: string,
+    /** The cloud's end of the member's private link. */
+    readonly cloudPrivateLink: string,
+  ) {
+    super(name, namespace, enter);
+  }
+
+  ctl(...args: string[]): RunResult {
+    return this.exec(["/usr/local/sbin/natgw-ctl", ...args]);
+  }
+
+  json<T>(...args: string[]): T {
+    return JSON.parse(this.must(["/usr/local/sbin/natgw-ctl", ...args, "--json"])) as T;
+  }
+
+  /** The VRRP state natgw-ctl notify recorded, or "" before the first. */
+  vrrpState(): string {
+    return this.exec(["cat", "/var/lib/natgw/vrrp-state"]).stdout.trim();
+  }
+
+  /** When natgw-ctl notify last recorded a state, in milliseconds since the epoch. */
+  vrrpStateTime(): number {
+    return Math.round(Number(this.must(["stat", "-c", "%.3Y", "/var/lib/natgw/vrrp-state"]).trim()) * 1000);
+  }
+
+  /** The packets of one of the ruleset's named counters. */
+  counter(name: string): number {
+    const listing = JSON.parse(this.must(["nft", "-j", "list", "counter", "inet", "natgw", name])) as { nftables: { counter?: { packets: number } }[] };
+    return listing.nftables.find((entry) => entry.counter)!.counter!.packets;
+  }
+
+  /** The member's processes running a program, by its name. */
+  pidsOf(program: string): number[] {
+    return namespacePids(this.namespace).filter((pid) => readComm(pid) === program);
+  }
+
+  /** keepalived's processes (the parent and its VRRP child). */
+  keepalivedPids(): number[] {
+    return this.pidsOf("keepalived");
+  }
+
+  /** natgw-ctl processes running `command` (bash runs the script, so its command line tells). */
+  ctlPids(command: string): number[] {
+    return namespacePids(this.namespace).filter((pid) => {
+      const argv = readCmdline(pid);
+      return argv.some((arg) => arg.endsWith("/natgw-ctl")) && argv.includes(command);
+    });
+  }
+}

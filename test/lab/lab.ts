@@ -1,0 +1,559 @@
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { request as httpRequest } from "node:http";
+import { randomBytes } from "node:crypto";
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { createInterface, type Interface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { buildSync } from "esbuild";
+import { parse } from "yaml";
+import { isRoot, missingTools } from "../support/tools.js";
+import { Host, Member, type MemberConfig, type RunResult } from "./hosts.js";
+import type { CloudConfig, CloudState } from "./programs/cloud-config.js";
+import { NAME_PREFIX, namespacePids, readComm, removeAbandonedLabs, removeNamespace, running, tryKill, waitFor } from "./processes.js";
+
+export { Host, Member, type RunResult } from "./hosts.js";
+export { namespacePids, waitFor } from "./processes.js";
+
+/**
+ * The network lab: natgw's generated files, unchanged, running on real Linux
+ * networking in network namespaces, with a namespace that plays Hetzner.
+ *
+ *   worker --enp7s0--+                      +--eth0-- member 1 --enp7s0--+
+ *                    |                      |                            |
+ *                 [ cloud: private network router (10.x.0.1), public    ]
+ *                 [ router (172.31.1.1), floating IP routing, metadata, ]
+ *                 [ Cloud API (api.hetzner.cloud over HTTPS)            ]
+ *                    |                      |                            |
+ *                    +--eth0-- member 2 ----+        internet (echo) ----+
+ *
+ * As on Hetzner, every server has its private address as a /32 on a NIC with
+ * MAC prefix 86:00:00 and reaches the network through its first address; a
+ * member's public NIC (MAC 96:00:00) has its own address and 172.31.1.1 as
+ * gateway. The cloud forwards private traffic with the network's routes (a
+ * table of their own) and routes each floating IP to the member it is assigned
+ * to; the emulated API changes both when its actions succeed.
+ *
+ * A member is its own network namespace and its own mount namespace: the
+ * build's host files stand at their host paths (overlays on /etc, /usr/local
+ * and /var/lib), /run is its own, api.hetzner.cloud resolves to the cloud and
+ * trusts the lab's certificate, and `systemctl` is the lab's stand-in for
+ * systemd (programs/systemctl.ts), since a namespace has no init. Booting runs
+ * the member's cloud-init runcmd; the push does what Terraform's provisioners do.
+ *
+ * Addresses that stand for the internet come from documentation ranges; nothing
+ * is routed to the host's namespace, and `stop` (also run on exit and on
+ * SIGINT/SIGTERM) kills every process the lab started and deletes its namespaces.
+ */
+
+/**
+ * Why the lab cannot run here, or undefined. In CI a missing tool fails the run
+ * (missingTools throws); elsewhere the lab is skipped with this one line.
+ */
+export function labSkipReason(): string | undefined {
+  return (
+    missingTools("ip", "nft", "keepalived", "nsenter", "unshare", "openssl", "curl", "jq", "flock", "conntrack", "sysctl") ??
+    (isRoot() ? undefined : "the network lab needs root for network namespaces")
+  );
+}
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+
+/** Documentation addresses the lab gives the internet side. */
+export const INTERNET = {
+  /** The echo service everyone can reach; no policy matches it. */
+  echo: "192.0.2.100",
+  /** The internet's end of its link to the cloud. */
+  link: "192.0.2.2",
+  /** The addresses policies of the examples send to, also answered by the echo service. */
+  destinations: ["203.0.113.5", "203.0.113.200", "198.51.100.130"],
+  tcpPorts: [25, 80, 443],
+  udpPorts: [53, 443],
+} as const;
+
+/** Counters of what arrives from the cloud: TCP and UDP in all, from private sources (never allowed), to SMTP. */
+const INTERNET_RULESET = `table inet lab {
+\tcounter private_source {}
+\tcounter smtp {}
+\tcounter arrived {}
+\tset private_seen {
+\t\ttype ipv4_addr . inet_proto
+\t\tflags dynamic
+\t\tsize 1024
+\t}
+\tchain prerouting {
+\t\ttype filter hook prerouting priority raw; policy accept;
+\t\tiifname "wan0" ip protocol { tcp, udp } counter name "arrived"
+\t\tiifname "wan0" ip saddr { 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 } counter name "private_source" add @private_seen { ip saddr . ip protocol }
+\t\tiifname "wan0" tcp dport 25 counter name "smtp"
+\t}
+}
+`;
+
+const CLOUD = {
+  publicGateway: "172.31.1.1",
+  linkAddress: "192.0.2.1",
+  api: "192.0.2.250",
+  metadata: "169.254.169.254",
+  routeTable: 100,
+} as const;
+
+/** Floating IPs are 192.0.2.10 onwards, members' own public addresses 192.0.2.21 onwards. */
+const floatingAddress = (index: number) => `192.0.2.${10 + index}`;
+const memberPublicAddress = (index: number) => `192.0.2.${20 + index}`;
+const serverId = (index: number) => 100 + index;
+const macOf = (prefix: string, index: number) => `${prefix}:00:00:${(index + 1).toString(16).padStart(2, "0")}`;
+
+export interface LabOptions {
+  /** Spec files, as given to `natgw build`; the lab runs their one gateway. */
+  readonly specs: readonly string[];
+  /** Workers by name, each with its private address. */
+  readonly workers: Readonly<Record<string, string>>;
+  /** How long the emulated API's actions run before they succeed. */
+  readonly actionSeconds?: number;
+}
+
+export interface BootResult {
+  readonly command: string[];
+  readonly status: number | null;
+  readonly stderr: string;
+}
+
+const labs = new Set<Lab>();
+
+export class Lab {
+  readonly members: Member[] = [];
+  readonly workers = new Map<string, Host>();
+  readonly floatingIPs: { name: string; id: number; address: string }[] = [];
+  private readonly namespaces: string[] = [];
+  private readonly children: ChildProcess[] = [];
+  private cloudHost!: Host;
+  private internetHost!: Host;
+  private readonly controlSocket: string;
+  private token = "";
+  private networkId = 0;
+
+  private constructor(
+    readonly id: string,
+    readonly directory: string,
+    /** How long the emulated API's actions run before they succeed. */
+    readonly actionSeconds: number,
+  ) {
+    this.controlSocket = join(directory, "cloud.sock");
+  }
+
+  /** The namespaces, links and processes of a lab, up to the members' first boot. */
+  static async create(options: LabOptions): Promise<Lab> {
+    removeAbandonedLabs();
+    installExitHandlers();
+    const lab = new Lab(`${process.pid}-${randomBytes(3).toString("hex")}`, mkdtempSync(join(tmpdir(), `${NAME_PREFIX}${process.pid}-`)), options.actionSeconds ?? 0.2);
+    labs.add(lab);
+    try {
+      await lab.setUp(options);
+    } catch (error) {
+      lab.stop();
+      throw error;
+    }
+    return lab;
+  }
+
+  /** The names of the lab's network namespaces (the run's suffix makes them unique). */
+  get namespaceNames(): readonly string[] {
+    return this.namespaces;
+  }
+
+  get cloud(): Host {
+    return this.cloudHost;
+  }
+
+  get internet(): Host {
+    return this.internetHost;
+  }
+
+  member(name: string): Member {
+    const member = this.members.find((candidate) => candidate.name === name);
+    if (!member) throw new Error(`no member ${name} in this lab`);
+    return member;
+  }
+
+  worker(name: string): Host {
+    const worker = this.workers.get(name);
+    if (!worker) throw new Error(`no worker ${name} in this lab`);
+    return worker;
+  }
+
+  private async setUp(options: LabOptions): Promise<void> {
+    const build = join(this.directory, "build");
+    const built = spawnSync(process.execPath, [join(ROOT, "bin/natgw.js"), "build", "--out", build, ...options.specs], { encoding: "utf8" });
+    if (built.status !== 0) throw new Error(`natgw build failed: ${built.stderr}`);
+    const memberNames = readdirSync(join(build, "hosts")).sort();
+    const configs = memberNames.map((name) => JSON.parse(readFileSync(join(build, "hosts", name, "etc/natgw/config.json"), "utf8")) as MemberConfig);
+    const gateways = new Set(configs.map((config) => config.gateway));
+    if (gateways.size !== 1) throw new Error(`the lab runs one gateway; the specs have ${[...gateways].join(", ")}`);
+    const network = configs[0]!.network;
+    const networkId = network.id ?? 4000;
+    configs[0]!.egressIPs.forEach((egressIP, index) =>
+      this.floatingIPs.push({ name: egressIP.name, id: egressIP.floatingIPId ?? 900 + index, address: floatingAddress(index) }),
+    );
+
+    const bin = this.bundlePrograms();
+    const tls = this.certificate();
+    const token = randomBytes(32).toString("hex");
+
+    this.cloudHost = this.addNamespace("cloud");
+    this.internetHost = this.addNamespace("internet");
+    const cloud = this.cloudHost;
+    for (const [key, value] of [["net.ipv4.ip_forward", "1"], ["net.ipv4.conf.all.rp_filter", "0"], ["net.ipv4.conf.all.send_redirects", "0"]]) {
+      cloud.must(["sysctl", "-qw", `${key}=${value}`]);
+    }
+    cloud.must(["ip", "link", "set", "lo", "up"]);
+    for (const address of [CLOUD.metadata, CLOUD.api]) cloud.must(["ip", "address", "add", `${address}/32`, "dev", "lo"]);
+    // Traffic from the private network follows the network's routes (their own table),
+    // before the cloud's local addresses: it never reaches the metadata service or the
+    // API directly, only through whatever the routes point at.
+    cloud.must(["ip", "rule", "del", "pref", "0"]);
+    cloud.must(["ip", "rule", "add", "pref", "200", "lookup", "local"]);
+    cloud.must(["ip", "route", "add", "local", network.routerIp, "dev", "lo", "table", String(CLOUD.routeTable)]);
+    // What no route of the network covers goes nowhere, as on Hetzner: never on to
+    // the cloud's own routes (the internet), even while a takeover replaces a route.
+    cloud.must(["ip", "route", "add", "unreachable", "default", "metric", "4294967295", "table", String(CLOUD.routeTable)]);
+
+    // The internet: the echo service's addresses on its loopback, the cloud as its router.
+    const internet = this.internetHost;
+    cloud.must(["ip", "link", "add", "inet0", "type", "veth", "peer", "name", "wan0", "netns", internet.namespace]);
+    cloud.must(["ip", "address", "add", CLOUD.linkAddress, "peer", INTERNET.link, "dev", "inet0"]);
+    cloud.must(["ip", "link", "set", "inet0", "up"]);
+    cloud.must(["ip", "route", "add", "default", "via", INTERNET.link]);
+    internet.must(["ip", "address", "add", INTERNET.link, "peer", CLOUD.linkAddress, "dev", "wan0"]);
+    for (const link of ["lo", "wan0"]) internet.must(["ip", "link", "set", link, "up"]);
+    internet.must(["ip", "route", "add", "default", "via", CLOUD.linkAddress]);
+    for (const address of [INTERNET.echo, ...INTERNET.destinations]) internet.must(["ip", "address", "add", `${address}/32`, "dev", "lo"]);
+    // What the internet sees, counted before anything else looks at a packet.
+    internet.must(["nft", "-f", "-"], { input: INTERNET_RULESET });
+
+    const prefixLength = network.ipRange.split("/")[1]!;
+    const attachPrivate = (host: Host, link: string, address: string, mac: string) => {
+      cloud.must(["ip", "link", "add", link, "type", "veth", "peer", "name", "enp7s0", "netns", host.namespace]);
+      cloud.must(["ip", "link", "set", link, "mtu", "1450", "up"]);
+      cloud.must(["ip", "address", "add", `${network.routerIp}/32`, "dev", link]);
+      cloud.must(["ip", "route", "add", `${address}/32`, "dev", link, "table", String(CLOUD.routeTable)]);
+      cloud.must(["ip", "rule", "add", "pref", "100", "iif", link, "lookup", String(CLOUD.routeTable)]);
+      host.must(["ip", "link", "set", "enp7s0", "address", mac, "mtu", "1450", "up"]);
+      host.must(["ip", "link", "set", "lo", "up"]);
+      host.must(["ip", "address", "add", `${address}/32`, "dev", "enp7s0"]);
+      host.must(["ip", "route", "add", network.routerIp, "dev", "enp7s0", "scope", "link"]);
+      host.must(["ip", "route", "add", `${network.ipRange.split("/")[0]}/${prefixLength}`, "via", network.routerIp]);
+    };
+
+    Object.entries(options.workers).forEach(([name, address], index) => {
+      const worker = this.addNamespace(name);
+      attachPrivate(worker, `pw${index + 1}`, address, macOf("86:00:00", 0x80 + index));
+      // A worker's default route is the network's router, as natgw's nodes/ files configure it.
+      worker.must(["ip", "route", "add", "default", "via", network.routerIp]);
+      this.workers.set(name, worker);
+    });
+
+    configs.forEach((config, index) => {
+      const name = config.member.name;
+      const namespace = this.addNamespace(name).namespace;
+      const root = this.memberRoot(join(build, "hosts", name), tls.certificate);
+      const holder = this.startHolder(namespace, root, bin);
+      const member = new Member(name, namespace, ["nsenter", "--target", String(holder), "--mount", "--net", "--"], config, serverId(index + 1), memberPublicAddress(index + 1), `pv${index + 1}`);
+      attachPrivate(member, member.cloudPrivateLink, config.member.privateIp, macOf("86:00:00", index + 1));
+      const publicLink = `pub${index + 1}`;
+      cloud.must(["ip", "link", "add", publicLink, "type", "veth", "peer", "name", "eth0", "netns", namespace]);
+      cloud.must(["ip", "link", "set", publicLink, "up"]);
+      cloud.must(["ip", "address", "add", `${CLOUD.publicGateway}/32`, "dev", publicLink]);
+      cloud.must(["ip", "route", "add", `${member.publicIp}/32`, "dev", publicLink]);
+      member.must(["ip", "link", "set", "eth0", "address", macOf("96:00:00", index + 1), "up"]);
+      member.must(["ip", "address", "add", `${member.publicIp}/32`, "dev", "eth0"]);
+      member.must(["ip", "route", "add", CLOUD.publicGateway, "dev", "eth0", "scope", "link"]);
+      member.must(["ip", "route", "add", "default", "via", CLOUD.publicGateway]);
+      this.members.push(member);
+    });
+
+    // What Terraform created: the floating IPs on member 1, the routes through it.
+    const first = this.members[0]!;
+    const cloudConfig: CloudConfig = {
+      controlSocket: this.controlSocket,
+      apiAddress: CLOUD.api,
+      certificate: tls.certificate,
+      key: tls.key,
+      token,
+      actionSeconds: this.actionSeconds,
+      routeTable: CLOUD.routeTable,
+      network: { id: networkId, name: network.name ?? `network-${networkId}`, ipRange: network.ipRange, subnet: network.subnet, gateway: network.routerIp },
+      servers: this.members.map((member, index) => ({ id: member.serverId, name: member.name, publicIp: member.publicIp, privateIp: member.config.member.privateIp, privateMac: macOf("86:00:00", index + 1) })),
+      floatingIPs: Object.fromEntries(this.floatingIPs.map((floatingIP) => [floatingIP.id, { address: floatingIP.address, server: first.serverId }])),
+      networks: { [networkId]: first.config.routes.map((destination) => ({ destination, gateway: first.config.member.privateIp })) },
+    };
+    writeFileSync(join(this.directory, "cloud.json"), JSON.stringify(cloudConfig));
+    await this.startProgram(cloud, "cloud", [join(this.directory, "cloud.json")]);
+    await this.startProgram(internet, "echo", [[INTERNET.echo, ...INTERNET.destinations].join(","), INTERNET.tcpPorts.join(","), INTERNET.udpPorts.join(",")]);
+    this.token = token;
+    this.networkId = networkId;
+  }
+
+  /** Cuts the member's private link at the cloud's end: the member's NIC loses its carrier. */
+  cutPrivateLink(member: Member): void {
+    this.cloudHost.must(["ip", "link", "set", member.cloudPrivateLink, "down"]);
+  }
+
+  /** Restores the link, and the cloud's route to the member that went down with it. */
+  restorePrivateLink(member: Member): void {
+    this.cloudHost.must(["ip", "link", "set", member.cloudPrivateLink, "up"]);
+    this.cloudHost.must(["ip", "route", "replace", `${member.config.member.privateIp}/32`, "dev", member.cloudPrivateLink, "table", String(CLOUD.routeTable)]);
+  }
+
+  /** Runs the member's cloud-init runcmd, as cloud-init does at first boot; returns each command's result. */
+  boot(member: Member): BootResult[] {
+    const cloudInit = parse(readFileSync(join(this.directory, "build", "hosts", member.name, "cloud-init.yaml"), "utf8")) as { runcmd: string[][] };
+    return cloudInit.runcmd.map((command) => {
+      const result = member.exec(command);
+      return { command, status: result.status, stderr: result.stderr };
+    });
+  }
+
+  /**
+   * What Terraform's provisioners do after apply: cloud.json and the token into
+   * /etc/natgw, then `natgw-ctl reconcile`; member by member, in order.
+   */
+  push(member: Member): RunResult {
+    const cloudJson = {
+      networkId: this.networkId,
+      servers: Object.fromEntries(this.members.map((each) => [each.name, each.serverId])),
+      floatingIPs: Object.fromEntries(this.floatingIPs.map((floatingIP) => [floatingIP.name, { id: floatingIP.id, address: floatingIP.address }])),
+    };
+    const place = (path: string, mode: string, content: string) =>
+      member.must(["sh", "-ec", `umask 077; cat >${path}.natgw-new; chmod ${mode} ${path}.natgw-new; mv -f ${path}.natgw-new ${path}`], { input: content });
+    place("/etc/natgw/cloud.json", "0644", JSON.stringify(cloudJson));
+    place("/etc/natgw/token", "0600", this.token);
+    member.must(["systemctl", "daemon-reload"]);
+    return member.exec(["/usr/local/sbin/natgw-ctl", "reconcile"]);
+  }
+
+  /**
+   * Every member's first boot, then Terraform's push member by member; resolves
+   * when one member is active, owns the floating IPs and routes, and its
+   * takeover has finished.
+   */
+  async deploy(): Promise<{ boots: BootResult[][]; pushes: RunResult[]; active: Member }> {
+    const boots = this.members.map((member) => this.boot(member));
+    const pushes = this.members.map((member) => this.push(member));
+    return { boots, pushes, active: await this.settled() };
+  }
+
+  /** The active member, once the floating IPs and routes point at it and no takeover or action runs. */
+  async settled(timeoutMs = 20_000): Promise<Member> {
+    return waitFor("the gateway to settle on an active member", timeoutMs, async () => {
+      const state = await this.cloudState();
+      if (state.pendingActions > 0) return undefined;
+      const owner = this.members.find((member) => this.owns(state, member));
+      if (!owner || (owner.config.mode === "ha" && owner.vrrpState() !== "MASTER")) return undefined;
+      return this.members.some((member) => member.ctlPids("takeover").length > 0 || member.ctlPids("reconcile").length > 0) ? undefined : owner;
+    });
+  }
+
+  /** Whether the API has every floating IP assigned to the member and every route through it. */
+  owns(state: CloudState, member: Member): boolean {
+    const routes = Object.values(state.networks).flat();
+    return (
+      this.floatingIPs.every((floatingIP) => state.floatingIPs[floatingIP.id]?.server === member.serverId) &&
+      member.config.routes.every((destination) => routes.some((route) => route.destination === destination && route.gateway === member.config.member.privateIp))
+    );
+  }
+
+  /** TCP and UDP packets the internet received, those to port 25, and any from private sources. */
+  internetCounters(): { arrived: number; privateSource: number; smtp: number } {
+    const listing = JSON.parse(this.internet.must(["nft", "-j", "list", "counters", "table", "inet", "lab"])) as { nftables: { counter?: { name: string; packets: number } }[] };
+    const packets = (name: string) => listing.nftables.find((entry) => entry.counter?.name === name)!.counter!.packets;
+    return { arrived: packets("arrived"), privateSource: packets("private_source"), smtp: packets("smtp") };
+  }
+
+  /** Private source addresses the internet received packets from, with their protocol ("10.0.1.2 . udp"). */
+  privateSourcesSeen(): string[] {
+    const listing = JSON.parse(this.internet.must(["nft", "-j", "list", "set", "inet", "lab", "private_seen"])) as { nftables: { set?: { elem?: { concat: unknown[] }[] } }[] };
+    const elements = listing.nftables.find((entry) => entry.set)?.set?.elem ?? [];
+    return elements.map((element) => element.concat.join(" . ")).sort();
+  }
+
+  async cloudState(): Promise<CloudState> {
+    return (await this.control("GET", "/state")) as CloudState;
+  }
+
+  /** The next `times` answers to METHOD …pathSuffix are this error. */
+  async failNext(method: string, pathSuffix: string, status: number, code: string, times = 1): Promise<void> {
+    await this.control("POST", "/fail", { method, pathSuffix, status, code, times });
+  }
+
+  /** After the next change by `command`, the API never answers again. */
+  async holdAfter(command: string): Promise<void> {
+    await this.control("POST", "/hold", { command });
+  }
+
+  private control(method: string, path: string, body?: unknown): Promise<unknown> {
+    return new Promise((resolvePromise, reject) => {
+      const request = requestOverSocket(this.controlSocket, method, path, body, (status, text) => {
+        if (status >= 300) reject(new Error(`cloud ${method} ${path}: ${status} ${text}`));
+        else resolvePromise(text ? JSON.parse(text) : null);
+      });
+      request.on("error", reject);
+    });
+  }
+
+  /**
+   * Starts a long-running lab program in a namespace; resolves once it printed
+   * "ready", with the lines it prints after that.
+   */
+  startProgram(host: Host, program: string, args: readonly string[]): Promise<{ child: ChildProcess; lines: Interface }> {
+    const child = host.spawn([process.execPath, join(this.programs, `${program}.mjs`), ...args]);
+    this.children.push(child);
+    let errors = "";
+    child.stderr!.on("data", (chunk: Buffer) => (errors += chunk.toString()));
+    const lines = createInterface({ input: child.stdout! });
+    return new Promise((resolvePromise, reject) => {
+      lines.once("line", (line) => (line === "ready" ? resolvePromise({ child, lines }) : reject(new Error(`${program}: ${line}`))));
+      child.once("exit", (code) => reject(new Error(`${program} exited with ${code}: ${errors}`)));
+    });
+  }
+
+  /** The lab's programs, bundled once per lab so each starts as plain JavaScript. */
+  get programs(): string {
+    return join(this.directory, "bin");
+  }
+
+  private bundlePrograms(): string {
+    const bin = this.programs;
+    const programs = join(ROOT, "test/lab/programs");
+    buildSync({
+      entryPoints: ["systemctl", "cloud", "echo", "prober"].map((name) => join(programs, `${name}.ts`)),
+      outdir: bin,
+      outExtension: { ".js": ".mjs" },
+      bundle: true,
+      platform: "node",
+      format: "esm",
+      target: "node20",
+      logLevel: "error",
+    });
+    writeFileSync(join(bin, "systemctl"), `#!/bin/sh\nexec ${process.execPath} ${join(bin, "systemctl.mjs")} "$@"\n`);
+    chmodSync(join(bin, "systemctl"), 0o755);
+    return bin;
+  }
+
+  /** A self-signed certificate for api.hetzner.cloud, which the members trust. */
+  private certificate(): { certificate: string; key: string } {
+    const certificate = join(this.directory, "api.crt");
+    const key = join(this.directory, "api.key");
+    const result = spawnSync(
+      "openssl",
+      ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", "/CN=api.hetzner.cloud",
+        "-addext", "subjectAltName=DNS:api.hetzner.cloud", "-keyout", key, "-out", certificate],
+      { encoding: "utf8" },
+    );
+    if (result.status !== 0) throw new Error(`openssl: ${result.stderr}`);
+    return { certificate, key };
+  }
+
+  /**
+   * The member's writable layers: its build files (modes as built), an /etc/hosts
+   * naming the cloud's API, a CA bundle of the lab's certificate, and no sysctl.conf
+   * (sysctl --system in the member must apply natgw's file only).
+   */
+  private memberRoot(hostFiles: string, certificate: string): string {
+    const root = join(this.directory, "members", hostFiles.split("/").at(-1)!);
+    for (const layer of ["etc", "usr-local", "var-lib", "run", "empty", "work/etc", "work/usr-local", "work/var-lib"]) mkdirSync(join(root, layer), { recursive: true, mode: 0o755 });
+    cpSync(join(hostFiles, "etc"), join(root, "etc"), { recursive: true });
+    cpSync(join(hostFiles, "usr/local"), join(root, "usr-local"), { recursive: true });
+    mkdirSync(join(root, "var-lib/natgw"), { recursive: true, mode: 0o755 });
+    mkdirSync(join(root, "var-lib/prometheus/node-exporter"), { recursive: true, mode: 0o755 });
+    writeFileSync(join(root, "etc/hosts"), `127.0.0.1 localhost\n${CLOUD.api} api.hetzner.cloud\n`);
+    mkdirSync(join(root, "etc/ssl/certs"), { recursive: true });
+    cpSync(certificate, join(root, "etc/ssl/certs/ca-certificates.crt"));
+    writeFileSync(join(root, "etc/sysctl.conf"), "");
+    return root;
+  }
+
+  /**
+   * A process that holds the member's mount namespace; every command of the
+   * member enters it (and the network namespace) with nsenter.
+   */
+  private startHolder(namespace: string, root: string, bin: string): number {
+    const overlay = (target: string, layer: string) =>
+      `mount -t overlay overlay -o lowerdir=${target},upperdir=${root}/${layer},workdir=${root}/work/${layer} ${target}`;
+    const script = [
+      overlay("/etc", "etc"),
+      overlay("/usr/local", "usr-local"),
+      overlay("/var/lib", "var-lib"),
+      `mount --bind ${root}/run /run`,
+      `mount --bind ${root}/empty /usr/lib/sysctl.d`,
+      `mount --bind ${bin}/systemctl /usr/bin/systemctl`,
+      "echo ready",
+      "exec sleep infinity",
+    ].join("\n");
+    const holder = spawn("ip", ["netns", "exec", namespace, "unshare", "--mount", "--propagation", "private", "sh", "-ec", script], { stdio: ["ignore", "pipe", "pipe"] });
+    this.children.push(holder);
+    const ready = spawnSync("sh", ["-c", `for i in $(seq 100); do [ -n "$(ip netns pids ${namespace})" ] && grep -qs ' /usr/bin/systemctl ' /proc/$(ip netns pids ${namespace} | head -1)/mountinfo && exit 0; sleep 0.05; done; exit 1`]);
+    const pid = namespacePids(namespace).find((candidate) => readComm(candidate) === "sleep");
+    if (ready.status !== 0 || pid === undefined) throw new Error(`the holder of ${namespace} did not start`);
+    return pid;
+  }
+
+  private addNamespace(role: string): Host {
+    const namespace = `${NAME_PREFIX}${this.id}-${role}`;
+    const result = spawnSync("ip", ["netns", "add", namespace], { encoding: "utf8" });
+    if (result.status !== 0) throw new Error(`ip netns add ${namespace}: ${result.stderr}`);
+    this.namespaces.push(namespace);
+    return new Host(role, namespace, ["ip", "netns", "exec", namespace]);
+  }
+
+  /**
+   * Kills every process in the lab's namespaces, deletes them and the lab's files.
+   * Synchronous, so it also runs from an exit handler.
+   */
+  stop(): void {
+    labs.delete(this);
+    for (const child of this.children) if (child.exitCode === null && child.pid) tryKill(child.pid);
+    for (const namespace of this.namespaces) removeNamespace(namespace);
+    rmSync(this.directory, { recursive: true, force: true });
+  }
+
+  /** What a stopped lab left behind: namespaces, processes, files. Empty when clean. */
+  leftovers(): string[] {
+    const found: string[] = [];
+    const listed = spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout;
+    for (const namespace of this.namespaces) if (listed.split("\n").some((line) => line.split(" ")[0] === namespace)) found.push(`namespace ${namespace}`);
+    for (const child of this.children) if (child.pid && running(child.pid)) found.push(`process ${child.pid}`);
+    const hostLinks = spawnSync("ip", ["-o", "link", "show"], { encoding: "utf8" }).stdout;
+    for (const link of ["inet0", "wan0", ...this.members.map((member) => member.cloudPrivateLink)]) {
+      if (new RegExp(`^\\d+: ${link}[@:]`, "m").test(hostLinks)) found.push(`link ${link} in the host namespace`);
+    }
+    if (existsSync(this.directory)) found.push(`directory ${this.directory}`);
+    return found;
+  }
+}
+
+function requestOverSocket(socketPath: string, method: string, path: string, body: unknown, done: (status: number, text: string) => void) {
+  // node:http over a Unix socket: the cloud's control channel crosses namespaces as a file.
+  const text = body === undefined ? "" : JSON.stringify(body);
+  return httpRequest({ socketPath, method, path, headers: { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(text) } }, (response) => {
+    let answer = "";
+    response.on("data", (chunk: Buffer) => (answer += chunk.toString()));
+    response.on("end", () => done(response.statusCode ?? 0, answer));
+  }).end(text);
+}
+
+
+let handlersInstalled = false;
+function installExitHandlers(): void {
+  if (handlersInstalled) return;
+  handlersInstalled = true;
+  const stopAll = () => [...labs].forEach((lab) => lab.stop());
+  process.on("exit", stopAll);
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => {
+      stopAll();
+      process.kill(process.pid, signal);
+    });
+  }
+}

@@ -1,0 +1,76 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { INTERNET, Lab, labSkipReason } from "./lab.js";
+import { tcpEcho, udpEcho } from "./traffic.js";
+
+/**
+ * The egress IP a flow leaves from, on the HA examples: EgressNATPolicy matches
+ * (examples/policies.yaml) and port blocks (examples/ports.yaml). Floating IPs
+ * are 192.0.2.10 onwards in the order of the spec's egressIPs.
+ */
+const skip = labSkipReason();
+
+describe.skipIf(skip)("lab: examples/policies.yaml", () => {
+  let lab: Lab;
+
+  beforeAll(async () => {
+    // A checkout worker (payments-api, logistics-reports) and a fulfilment worker (logistics-api).
+    lab = await Lab.create({ specs: ["examples/policies.yaml"], workers: { checkout: "10.20.16.5", fulfilment: "10.20.32.5" } });
+    await lab.deploy();
+  });
+
+  afterAll(() => {
+    if (!lab) return;
+    const seen = lab.privateSourcesSeen();
+    lab.stop();
+    expect(lab.leftovers()).toEqual([]);
+    expect(seen, "the internet never saw a private source address").toEqual([]);
+  });
+
+  const cases: [worker: string, destination: string, egressIP: string, why: string][] = [
+    ["checkout", "203.0.113.5", "192.0.2.11", "payments-api: payments"],
+    ["checkout", "203.0.113.200", "192.0.2.12", "logistics-reports: logistics"],
+    ["fulfilment", "198.51.100.130", "192.0.2.12", "logistics-api: logistics"],
+    ["fulfilment", "203.0.113.5", "192.0.2.10", "no policy for these sources: primary"],
+    ["checkout", INTERNET.echo, "192.0.2.10", "no policy for this destination: primary"],
+  ];
+  for (const [worker, destination, egressIP, why] of cases) {
+    it(`${worker} to ${destination} leaves from ${egressIP} (${why}), over TCP and UDP`, () => {
+      expect(tcpEcho(lab.worker(worker), destination, 443)?.address).toBe(egressIP);
+      expect(udpEcho(lab.worker(worker), destination, 53)?.address).toBe(egressIP);
+    });
+  }
+});
+
+describe.skipIf(skip)("lab: examples/ports.yaml", () => {
+  let lab: Lab;
+
+  beforeAll(async () => {
+    lab = await Lab.create({ specs: ["examples/ports.yaml"], workers: { fifth: "10.30.8.5", last: "10.30.8.63" } });
+    await lab.deploy();
+  });
+
+  afterAll(() => {
+    if (!lab) return;
+    const seen = lab.privateSourcesSeen();
+    lab.stop();
+    expect(lab.leftovers()).toEqual([]);
+    expect(seen, "the internet never saw a private source address").toEqual([]);
+  });
+
+  // 1,024 ports per source from port 1024: the source at offset n gets 1024 + n * 1024 onwards.
+  it("the source port of each flow lies inside the worker's own block on the first egress IP", () => {
+    for (const seen of [tcpEcho(lab.worker("fifth"), INTERNET.echo, 443), udpEcho(lab.worker("fifth"), INTERNET.echo, 53), tcpEcho(lab.worker("fifth"), INTERNET.destinations[0], 443)]) {
+      expect(seen?.address).toBe("192.0.2.10");
+      expect(seen!.port).toBeGreaterThanOrEqual(1024 + 5 * 1024);
+      expect(seen!.port).toBeLessThanOrEqual(1024 + 6 * 1024 - 1);
+    }
+  });
+
+  it("a source whose block does not fit on the first egress IP spills to the next, with the first block there", () => {
+    for (const seen of [tcpEcho(lab.worker("last"), INTERNET.echo, 443), udpEcho(lab.worker("last"), INTERNET.echo, 53)]) {
+      expect(seen?.address).toBe("192.0.2.11");
+      expect(seen!.port).toBeGreaterThanOrEqual(1024);
+      expect(seen!.port).toBeLessThanOrEqual(2047);
+    }
+  });
+});

@@ -1,0 +1,260 @@
+/**
+ * The lab's stand-in for systemd on a member. A network namespace has no init, so
+ * this `systemctl` runs the Exec lines of the generated unit files (and Debian's
+ * keepalived.service with natgw's drop-in) exactly as written, honouring what
+ * natgw's units rely on: Requires= and BindsTo= (a unit starts only after the
+ * units it needs started, and stops with them), ExecStartPre= failing the start,
+ * Type=oneshot with RemainAfterExit=, long-running services with $MAINPID,
+ * EnvironmentFile=, ConditionFileNotEmpty=, and systemd's quoting, `$$` and `%%`.
+ *
+ * Units outside the lab (node-exporter, kernel module loading, timers) are
+ * reported and skipped: loading modules from a namespace would change the host.
+ */
+import { spawn, spawnSync } from "node:child_process";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { splitExecLine } from "./exec-line.js";
+
+const STATE_DIR = "/run/lab-systemd";
+const UNIT_DIRS = ["/etc/systemd/system", "/lib/systemd/system"];
+const LAB_UNITS = new Set(["natgw-ruleset.service", "natgw-forwarding.service", "natgw-metrics.service", "keepalived.service"]);
+
+type Directives = Map<string, string[]>;
+
+interface Unit {
+  readonly name: string;
+  readonly directives: Directives;
+}
+
+function parseUnitText(text: string, into: Directives): void {
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    if (line === "" || line.startsWith("#") || line.startsWith(";") || line.startsWith("[")) continue;
+    const equals = line.indexOf("=");
+    if (equals < 0) continue;
+    const key = line.slice(0, equals).trim();
+    const value = line.slice(equals + 1).trim();
+    // An empty assignment resets a list, as in drop-ins that replace ExecStart=.
+    if (value === "") into.set(key, []);
+    else into.set(key, [...(into.get(key) ?? []), value]);
+  }
+}
+
+function loadUnit(name: string): Unit | null {
+  const directory = UNIT_DIRS.find((candidate) => existsSync(join(candidate, name)));
+  if (!directory) return null;
+  const directives: Directives = new Map();
+  parseUnitText(readFileSync(join(directory, name), "utf8"), directives);
+  const dropIns = `/etc/systemd/system/${name}.d`;
+  if (existsSync(dropIns)) {
+    for (const file of readdirSync(dropIns).filter((entry) => entry.endsWith(".conf")).sort()) {
+      parseUnitText(readFileSync(join(dropIns, file), "utf8"), directives);
+    }
+  }
+  return { name, directives };
+}
+
+const list = (unit: Unit, key: string): string[] => (unit.directives.get(key) ?? []).flatMap((value) => value.split(/\s+/)).filter(Boolean);
+const single = (unit: Unit, key: string): string | undefined => unit.directives.get(key)?.at(-1);
+
+function environmentOf(unit: Unit): Record<string, string> {
+  const environment: Record<string, string> = {};
+  for (const entry of unit.directives.get("EnvironmentFile") ?? []) {
+    const optional = entry.startsWith("-");
+    const path = optional ? entry.slice(1) : entry;
+    if (!existsSync(path)) {
+      if (optional) continue;
+      throw new Error(`${unit.name}: EnvironmentFile ${path} is missing`);
+    }
+    for (const line of readFileSync(path, "utf8").split("\n")) {
+      const match = /^\s*([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line);
+      if (match) environment[match[1]!] = match[2]!.trim().replace(/^"(.*)"$/, "$1").replace(/^'(.*)'$/, "$1");
+    }
+  }
+  return environment;
+}
+
+const statePath = (name: string) => join(STATE_DIR, name);
+
+interface State {
+  readonly active: boolean;
+  readonly pid?: number;
+}
+
+function readState(name: string): State {
+  try {
+    return JSON.parse(readFileSync(statePath(name), "utf8")) as State;
+  } catch {
+    return { active: false };
+  }
+}
+
+function writeState(name: string, state: State): void {
+  mkdirSync(STATE_DIR, { recursive: true });
+  writeFileSync(statePath(name), JSON.stringify(state));
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function isActive(name: string): boolean {
+  const state = readState(name);
+  if (!state.active) return false;
+  if (state.pid !== undefined && !alive(state.pid)) {
+    writeState(name, { active: false });
+    return false;
+  }
+  return true;
+}
+
+function journal(text: string): void {
+  mkdirSync(STATE_DIR, { recursive: true });
+  writeFileSync(join(STATE_DIR, "journal"), text, { flag: "a" });
+}
+
+/** Runs one Exec line to completion; its output goes to the journal. */
+function runLine(unit: Unit, line: string, environment: Record<string, string>): boolean {
+  const { argv, ignoreFailure } = splitExecLine(line, environment);
+  const result = spawnSync(argv[0]!, argv.slice(1), { encoding: "utf8", env: { ...process.env, ...environment }, stdio: ["ignore", "pipe", "pipe"] });
+  journal(`${unit.name}: ${argv.join(" ")} -> ${result.status ?? result.signal}\n${result.stdout}${result.stderr}`);
+  if (result.status !== 0) process.stderr.write(result.stderr);
+  return result.status === 0 || ignoreFailure;
+}
+
+function unitsRequiring(name: string): string[] {
+  const names = new Set<string>(LAB_UNITS);
+  if (existsSync("/etc/systemd/system")) for (const entry of readdirSync("/etc/systemd/system")) if (entry.endsWith(".service")) names.add(entry);
+  return [...names].sort().filter((candidate) => {
+    const unit = loadUnit(candidate);
+    return unit !== null && [...list(unit, "Requires"), ...list(unit, "BindsTo")].includes(name);
+  });
+}
+
+function start(name: string, chain: string[] = []): boolean {
+  if (!LAB_UNITS.has(name)) {
+    process.stderr.write(`lab systemctl: ${name} is not run in the lab; skipped\n`);
+    return true;
+  }
+  if (isActive(name)) return true;
+  if (chain.includes(name)) throw new Error(`dependency cycle: ${[...chain, name].join(" -> ")}`);
+  const unit = loadUnit(name);
+  if (!unit) {
+    process.stderr.write(`Unit ${name} not found.\n`);
+    return false;
+  }
+  for (const dependency of [...new Set([...list(unit, "Requires"), ...list(unit, "BindsTo")])]) {
+    if (!start(dependency, [...chain, name])) {
+      process.stderr.write(`A dependency job for ${name} failed.\n`);
+      return false;
+    }
+  }
+  for (const path of unit.directives.get("ConditionFileNotEmpty") ?? []) {
+    if (!existsSync(path) || statSync(path).size === 0) {
+      journal(`${name}: condition ConditionFileNotEmpty=${path} not met\n`);
+      return true;
+    }
+  }
+  const environment = environmentOf(unit);
+  for (const line of unit.directives.get("ExecStartPre") ?? []) {
+    if (!runLine(unit, line, environment)) {
+      process.stderr.write(`Job for ${name} failed (ExecStartPre).\n`);
+      writeState(name, { active: false });
+      return false;
+    }
+  }
+  const type = single(unit, "Type") ?? "simple";
+  if (type === "oneshot") {
+    for (const line of unit.directives.get("ExecStart") ?? []) {
+      if (!runLine(unit, line, environment)) {
+        process.stderr.write(`Job for ${name} failed.\n`);
+        writeState(name, { active: false });
+        return false;
+      }
+    }
+    writeState(name, { active: single(unit, "RemainAfterExit") === "yes" });
+    return true;
+  }
+  const [line] = unit.directives.get("ExecStart") ?? [];
+  if (!line) throw new Error(`${name} has no ExecStart`);
+  const { argv } = splitExecLine(line, environment);
+  mkdirSync(STATE_DIR, { recursive: true });
+  const log = openSync(join(STATE_DIR, `${name}.log`), "a");
+  const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ["ignore", log, log], env: { ...process.env, ...environment } });
+  closeSync(log);
+  child.unref();
+  if (child.pid === undefined) return false;
+  writeState(name, { active: true, pid: child.pid });
+  // A daemon that exits at once (a configuration it refuses) failed to start.
+  spawnSync("sleep", ["0.2"]);
+  return isActive(name);
+}
+
+function stop(name: string): boolean {
+  if (!LAB_UNITS.has(name)) return true;
+  for (const dependent of unitsRequiring(name)) if (isActive(dependent)) stop(dependent);
+  const unit = loadUnit(name);
+  const state = readState(name);
+  let ok = true;
+  if (unit && state.active) {
+    const environment = { ...environmentOf(unit), ...(state.pid ? { MAINPID: String(state.pid) } : {}) };
+    for (const line of unit.directives.get("ExecStop") ?? []) ok = runLine(unit, line, environment) && ok;
+    if (state.pid !== undefined && alive(state.pid)) {
+      process.kill(state.pid, "SIGTERM");
+      for (let waited = 0; waited < 50 && alive(state.pid); waited += 1) spawnSync("sleep", ["0.1"]);
+      if (alive(state.pid)) process.kill(state.pid, "SIGKILL");
+    }
+  }
+  writeState(name, { active: false });
+  return ok;
+}
+
+function reload(name: string): boolean {
+  const unit = loadUnit(name);
+  if (!unit || !isActive(name)) {
+    process.stderr.write(`${name} is not active, cannot reload.\n`);
+    return false;
+  }
+  const state = readState(name);
+  const environment = { ...environmentOf(unit), ...(state.pid ? { MAINPID: String(state.pid) } : {}) };
+  return (unit.directives.get("ExecReload") ?? []).every((line) => runLine(unit, line, environment));
+}
+
+function main(args: string[]): number {
+  const flags = new Set(args.filter((arg) => arg.startsWith("-")));
+  const [command, ...units] = args.filter((arg) => !arg.startsWith("-"));
+  switch (command) {
+    case "daemon-reload":
+      return 0;
+    case "start":
+      return units.every((unit) => start(unit)) ? 0 : 1;
+    case "enable":
+      return !flags.has("--now") || units.every((unit) => start(unit)) ? 0 : 1;
+    case "stop":
+      return units.map((unit) => stop(unit)).every(Boolean) ? 0 : 1;
+    case "restart":
+      return units.every((unit) => (isActive(unit) ? stop(unit) : true) && start(unit)) ? 0 : 1;
+    case "reload":
+      return units.every((unit) => reload(unit)) ? 0 : 1;
+    case "is-active": {
+      const active = units.every((unit) => isActive(unit));
+      if (!flags.has("--quiet") && !flags.has("-q")) console.log(active ? "active" : "inactive");
+      return active ? 0 : 3;
+    }
+    default:
+      process.stderr.write(`lab systemctl: ${command ?? "(none)"} is not supported\n`);
+      return 1;
+  }
+}
+
+try {
+  process.exitCode = main(process.argv.slice(2));
+} catch (error) {
+  process.stderr.write(`lab systemctl: ${(error as Error).message}\n`);
+  process.exitCode = 1;
+}

@@ -1,0 +1,110 @@
+import type { Interface } from "node:readline";
+import type { Host, Lab, Member } from "./lab.js";
+import { INTERNET, waitFor } from "./lab.js";
+
+/** What the echo service saw: the source address and port after the gateway. */
+export interface Seen {
+  readonly address: string;
+  readonly port: number;
+}
+
+/**
+ * One TCP connection from a host to the echo service; what it saw, or null when
+ * no answer came within the timeout.
+ */
+export function tcpEcho(host: Host, address: string, port: number, timeoutSeconds = 2): Seen | null {
+  const result = host.exec(["timeout", String(timeoutSeconds), "bash", "-c", `exec 3<>/dev/tcp/${address}/${port} && head -1 <&3`]);
+  return parseSeen(result.status === 0 ? result.stdout : "");
+}
+
+/** One UDP datagram to the echo service and its answer, or null. */
+export function udpEcho(host: Host, address: string, port: number, timeoutSeconds = 2): Seen | null {
+  const result = host.exec(["timeout", String(timeoutSeconds), "bash", "-c", `exec 3<>/dev/udp/${address}/${port} && echo probe >&3 && head -1 <&3`]);
+  const words = result.status === 0 ? result.stdout.trim().split(" ") : [];
+  return parseSeen(words.slice(1).join(" "));
+}
+
+function parseSeen(line: string): Seen | null {
+  const match = /^(\d+\.\d+\.\d+\.\d+) (\d+)$/.exec(line.trim());
+  return match ? { address: match[1]!, port: Number(match[2]) } : null;
+}
+
+export interface Probe {
+  readonly sequence: number;
+  readonly sent: number;
+  readonly received: number;
+  readonly address: string;
+}
+
+/**
+ * A worker probing the echo service over UDP every few milliseconds, each probe a
+ * new flow; the answers, with when they left and came back, gather in `answers`.
+ */
+export class Prober {
+  readonly answers: Probe[] = [];
+
+  private constructor(lines: Interface) {
+    lines.on("line", (line) => this.answers.push(JSON.parse(line) as Probe));
+  }
+
+  static async start(lab: Lab, worker: Host, intervalMs = 20): Promise<Prober> {
+    const { lines } = await lab.startProgram(worker, "prober", [INTERNET.echo, String(INTERNET.udpPorts[0]), String(intervalMs), "1000"]);
+    return new Prober(lines);
+  }
+
+  /** The first answer to a probe sent at or after `time`. */
+  async answerAfter(time: number, timeoutMs = 10_000): Promise<Probe> {
+    return waitFor(`an answer to a probe sent after ${new Date(time).toISOString()}`, timeoutMs, () => this.answers.find((probe) => probe.sent >= time));
+  }
+
+  /** The longest time without an answer between two moments. */
+  longestGap(from: number, to: number): number {
+    const times = [from, ...this.answers.map((probe) => probe.received).filter((time) => time > from && time < to), to];
+    return Math.max(...times.slice(1).map((time, index) => time - times[index]!));
+  }
+}
+
+/** How a failover went, in milliseconds from the failure. */
+export interface Failover {
+  readonly case: string;
+  /** The standby's keepalived reported MASTER. */
+  readonly master: number;
+  /** The cloud routed the last floating IP and route to the new active member. */
+  readonly moved: number;
+  /** A probe sent after that was answered: egress through the new active member. */
+  readonly resumed: number;
+  /** The longest time the worker got no answer at all. */
+  readonly gap: number;
+  readonly egressIP: string;
+}
+
+/**
+ * Fails the active member with `fail` and measures the standby's takeover, from
+ * the failure to the first answer of a probe that left after the cloud had moved
+ * everything to the standby. Asserts nothing about time: it returns the figures.
+ */
+export async function measureFailover(lab: Lab, prober: Prober, name: string, to: Member, fail: () => void): Promise<Failover> {
+  const before = (await lab.cloudState()).changes.length;
+  const failed = Date.now();
+  fail();
+  await waitFor(`${to.name} to become MASTER`, 15_000, () => to.vrrpState() === "MASTER");
+  const master = to.vrrpStateTime();
+  const moved = await waitFor(`the cloud to route everything to ${to.name}`, 30_000, async () => {
+    const state = await lab.cloudState();
+    if (state.pendingActions > 0 || !lab.owns(state, to)) return undefined;
+    return Math.max(failed, ...state.changes.slice(before).map((change) => change.time));
+  });
+  const answer = await prober.answerAfter(moved);
+  return { case: name, master: master - failed, moved: moved - failed, resumed: answer.received - failed, gap: prober.longestGap(failed, answer.received), egressIP: answer.address };
+}
+
+/** The figures as a table for the test output. */
+export function failoverTable(failovers: readonly Failover[], actionSeconds: number): string {
+  const seconds = (milliseconds: number) => (milliseconds / 1000).toFixed(2).padStart(8);
+  const rows = failovers.map((failover) => `${failover.case.padEnd(30)}${seconds(failover.master)}${seconds(failover.moved)}${seconds(failover.resumed)}${seconds(failover.gap)}`);
+  return [
+    `Failover in the lab (seconds after the failure; emulated API actions take ${actionSeconds} s)`,
+    `${"case".padEnd(30)}${"MASTER".padStart(8)}${"moved".padStart(8)}${"egress".padStart(8)}${"gap".padStart(8)}`,
+    ...rows,
+  ].join("\n");
+}
