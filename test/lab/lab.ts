@@ -99,9 +99,9 @@ const CLOUD = {
   routeTable: 100,
 } as const;
 
-/** Floating IPs are 192.0.2.10 onwards, members' own public addresses 192.0.2.21 onwards. */
+/** Floating IPs are 192.0.2.10 onwards (up to 90 of them), members' own public addresses 192.0.2.201 onwards. */
 const floatingAddress = (index: number) => `192.0.2.${10 + index}`;
-const memberPublicAddress = (index: number) => `192.0.2.${20 + index}`;
+const memberPublicAddress = (index: number) => `192.0.2.${200 + index}`;
 const serverId = (index: number) => 100 + index;
 const macOf = (prefix: string, index: number) => `${prefix}:00:00:${(index + 1).toString(16).padStart(2, "0")}`;
 
@@ -112,6 +112,8 @@ export interface LabOptions {
   readonly workers: Readonly<Record<string, string>>;
   /** How long the emulated API's actions run before they succeed. */
   readonly actionSeconds?: number;
+  /** More addresses the internet answers on, besides INTERNET's (documentation or benchmark ranges). */
+  readonly internetAddresses?: readonly string[];
 }
 
 export interface BootResult {
@@ -193,6 +195,7 @@ export class Lab {
     if (gateways.size !== 1) throw new Error(`the lab runs one gateway; the specs have ${[...gateways].join(", ")}`);
     const network = configs[0]!.network;
     const networkId = network.id ?? 4000;
+    if (configs[0]!.egressIPs.length > 90) throw new Error("the lab has addresses for 90 floating IPs");
     configs[0]!.egressIPs.forEach((egressIP, index) =>
       this.floatingIPs.push({ name: egressIP.name, id: egressIP.floatingIPId ?? 900 + index, address: floatingAddress(index) }),
     );
@@ -228,7 +231,8 @@ export class Lab {
     internet.must(["ip", "address", "add", INTERNET.link, "peer", CLOUD.linkAddress, "dev", "wan0"]);
     for (const link of ["lo", "wan0"]) internet.must(["ip", "link", "set", link, "up"]);
     internet.must(["ip", "route", "add", "default", "via", CLOUD.linkAddress]);
-    for (const address of [INTERNET.echo, ...INTERNET.destinations]) internet.must(["ip", "address", "add", `${address}/32`, "dev", "lo"]);
+    const internetAddresses = [INTERNET.echo, ...INTERNET.destinations, ...(options.internetAddresses ?? [])];
+    for (const address of internetAddresses) internet.must(["ip", "address", "add", `${address}/32`, "dev", "lo"]);
     // What the internet sees, counted before anything else looks at a packet.
     internet.must(["nft", "-f", "-"], { input: INTERNET_RULESET });
 
@@ -290,7 +294,7 @@ export class Lab {
     };
     writeFileSync(join(this.directory, "cloud.json"), JSON.stringify(cloudConfig));
     await this.startProgram(cloud, "cloud", [join(this.directory, "cloud.json")]);
-    await this.startProgram(internet, "echo", [[INTERNET.echo, ...INTERNET.destinations].join(","), INTERNET.tcpPorts.join(","), INTERNET.udpPorts.join(",")]);
+    await this.startProgram(internet, "echo", [internetAddresses.join(","), INTERNET.tcpPorts.join(","), INTERNET.udpPorts.join(",")]);
     this.token = token;
     this.networkId = networkId;
   }

@@ -20,6 +20,8 @@ export interface RecordedRequest {
   readonly method: string;
   readonly path: string;
   readonly body: unknown;
+  /** When it arrived, in milliseconds since the epoch. */
+  readonly time: number;
 }
 
 interface Failure {
@@ -132,7 +134,7 @@ export class FakeHetznerApi {
       } catch {
         return this.error(response, 422, "invalid_input");
       }
-      this.requests.push({ method, path, body });
+      this.requests.push({ method, path, body, time: Date.now() });
       // The metadata service (no token) and an echo of the caller's address, as a probe URL answers.
       if (method === "GET" && path === "/hetzner/v1/metadata/instance-id" && this.options.instanceId !== undefined) {
         response.writeHead(200, { "Content-Type": "text/plain" });
