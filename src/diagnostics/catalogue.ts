@@ -325,7 +325,7 @@ export const catalogue = {
   // 8xx: host artifacts
   userDataTooLarge: entry<{ member: string; bytes: string; limit: string; largest: string }>("NATGW801", "error", (a) => [
     `the cloud-init user-data of member ${a.member} is ${a.bytes} bytes even gzipped and base64-encoded as it is sent; Hetzner Cloud accepts at most ${a.limit} bytes (32 KiB) of user_data`,
-    `its largest files are ${a.largest}; every policy CIDR adds to the ruleset and config.json, so use fewer policies or merge their CIDRs into wider networks`,
+    `its largest files are ${a.largest}; the user-data holds only natgw's own scripts and units (config.json and the ruleset arrive with Terraform's push), so no spec should get here: please report it`,
   ]),
 } as const;
 

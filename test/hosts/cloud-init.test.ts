@@ -1,10 +1,11 @@
+import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { Artifact } from "../../src/emit/artifact.js";
 import { emit } from "../../src/emit/emit.js";
-import { gzip, literalBlock, unitStartOrder, USER_DATA_LIMIT_BYTES, userDataPayload } from "../../src/emit/hosts/cloud-init.js";
+import { cloudInitUserData, gzip, literalBlock, PUSHED_ONLY, unitStartOrder, USER_DATA_LIMIT_BYTES, userDataPayload } from "../../src/emit/hosts/cloud-init.js";
 import { buildExample, EXAMPLES } from "../support/artifacts.js";
 import { compileText, gateway, policy } from "../support/spec.js";
 import { missingTools } from "../support/tools.js";
@@ -61,9 +62,11 @@ describe("cloud-init user-data", () => {
         expect(result.valid, result.stdout + result.stderr).toBe(true);
       });
 
-      it.skipIf(missingTools("cloud-init"))("writes every other host file of the member, byte for byte, with its mode, owned by root", () => {
+      it.skipIf(missingTools("cloud-init"))("writes the member's host files but config.json and the ruleset, byte for byte, with their modes, owned by root", () => {
         const document = decode(artifact.content, `${member}.yaml`);
-        const expected = files.map((file) => ({
+        const pushed = files.filter((file) => PUSHED_ONLY.has(file.path.slice(`hosts/${member}`.length)));
+        expect(pushed.map((file) => file.path.slice(`hosts/${member}`.length)).sort()).toEqual(["/etc/natgw/config.json", "/etc/natgw/ruleset.nft"]);
+        const expected = files.filter((file) => !pushed.includes(file)).map((file) => ({
           path: file.path.slice(`hosts/${member}`.length),
           owner: "root:root",
           permissions: file.fileMode,
@@ -111,8 +114,8 @@ describe("cloud-init user-data", () => {
   }
 });
 
-describe("a spec whose user-data cannot fit", () => {
-  // 600 policies: their rules and config outgrow 32 KiB even compressed.
+describe("user-data size", () => {
+  // 600 policies: their rules and config once outgrew 32 KiB even compressed.
   const policies = Array.from({ length: 600 }, (_, index) =>
     policy(
       `partner-${index}`,
@@ -123,21 +126,37 @@ describe("a spec whose user-data cannot fit", () => {
     ),
   );
   const spec = gateway({ spec: "  egressIPs: [{ name: primary }, { name: partner }]\n" });
-  const result = compileText([spec, ...policies].join("\n---\n"));
-
-  it("fails with NATGW801, saying the size, the limit and what to do", () => {
+  const userDataOf = (texts: string[]) => {
+    const result = compileText(texts.join("\n---\n"));
     expect(result.diagnostics.filter((d) => d.severity === "error")).toEqual([]);
     const emitted = emit(result.model!);
-    expect(emitted.diagnostics.map((d) => [d.code, d.severity, d.file])).toEqual([
-      ["NATGW801", "error", "hosts/prod-egress-1/cloud-init.yaml"],
-      ["NATGW801", "error", "hosts/prod-egress-2/cloud-init.yaml"],
-    ]);
-    const [first] = emitted.diagnostics;
+    expect(emitted.diagnostics).toEqual([]);
+    return emitted.artifacts.find((artifact) => artifact.path === "hosts/prod-egress-1/cloud-init.yaml")!.content;
+  };
+
+  it("does not grow with the policies: config.json and the ruleset travel with Terraform's push", () => {
+    const none = userDataOf([spec]);
+    const many = userDataOf([spec, ...policies]);
+    expect(many).toBe(none);
+    expect(Buffer.byteLength(userDataPayload(many), "utf8")).toBeLessThanOrEqual(USER_DATA_LIMIT_BYTES);
+  });
+
+  it("past the limit anyway, fails with NATGW801, saying the size, the limit and the largest files", () => {
+    const model = compileText(spec).model!;
+    const gatewayModel = model.gateways[0]!;
+    const member = gatewayModel.members[0]!;
+    const context = { model, gateway: gatewayModel, member, peer: gatewayModel.members[1]! };
+    // Hashes do not compress: 67 KB of them in base64 cannot fit.
+    const noise = Array.from({ length: 1500 }, (_, index) => createHash("sha256").update(String(index)).digest("base64")).join("\n");
+    const huge = { path: "hosts/prod-egress-1/usr/local/lib/natgw/huge", role: "script", gateway: "prod-egress", member: member.name, fileMode: "0755", content: `${noise}\n` } as Artifact;
+    const result = cloudInitUserData(context, [huge]);
+    expect(result.artifact).toBeNull();
+    expect(result.diagnostics.map((d) => [d.code, d.severity, d.file])).toEqual([["NATGW801", "error", "hosts/prod-egress-1/cloud-init.yaml"]]);
+    const [first] = result.diagnostics;
     expect(first!.message).toMatch(
       /^the cloud-init user-data of member prod-egress-1 is [0-9,]+ bytes even gzipped and base64-encoded as it is sent; Hetzner Cloud accepts at most 32,768 bytes \(32 KiB\) of user_data$/,
     );
-    expect(first!.hint).toMatch(/^its largest files are \/\S+ \([0-9,]+ bytes( compressed)?\) and \/\S+ .*; every policy CIDR adds to the ruleset and config\.json, so use fewer policies/);
-    expect(emitted.artifacts.filter((artifact) => artifact.role === "cloud-init")).toEqual([]);
+    expect(first!.hint).toMatch(/^its largest files are \/usr\/local\/lib\/natgw\/huge \([0-9,]+ bytes( compressed)?\); the user-data holds only natgw's own scripts/);
   });
 });
 

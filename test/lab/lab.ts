@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { createInterface, type Interface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { gunzipSync } from "node:zlib";
 import { buildSync } from "esbuild";
 import { parse } from "yaml";
 import { isRoot, missingTools } from "../support/tools.js";
@@ -116,6 +117,20 @@ export interface LabOptions {
   readonly internetAddresses?: readonly string[];
 }
 
+/** natgw.json, the index natgw build writes beside the files. */
+interface BuildIndex {
+  readonly artifacts: readonly { readonly path: string; readonly role: string; readonly mode: string }[];
+}
+
+/**
+ * Writes a file on a member as Terraform's push and cloud-init do: complete, with
+ * its mode, renamed into place, so nothing on the member sees it half written.
+ */
+function placeFile(member: Member, path: string, mode: string, content: string): void {
+  if (!/^(\/[A-Za-z0-9_][A-Za-z0-9_.-]*)+$/.test(path) || !/^0[0-7]{3}$/.test(mode)) throw new Error(`odd file ${path} (${mode})`);
+  member.must(["sh", "-ec", `mkdir -p "$(dirname ${path})"; umask 077; cat >${path}.natgw-new; chmod ${mode} ${path}.natgw-new; mv -f ${path}.natgw-new ${path}`], { input: content });
+}
+
 export interface BootResult {
   readonly command: string[];
   readonly status: number | null;
@@ -135,6 +150,7 @@ export class Lab {
   private readonly controlSocket: string;
   private token = "";
   private networkId = 0;
+  private index: BuildIndex = { artifacts: [] };
 
   private constructor(
     readonly id: string,
@@ -189,6 +205,7 @@ export class Lab {
     const build = join(this.directory, "build");
     const built = spawnSync(process.execPath, [join(ROOT, "bin/natgw.js"), "build", "--out", build, ...options.specs], { encoding: "utf8" });
     if (built.status !== 0) throw new Error(`natgw build failed: ${built.stderr}`);
+    this.index = JSON.parse(readFileSync(join(build, "natgw.json"), "utf8")) as BuildIndex;
     const memberNames = readdirSync(join(build, "hosts")).sort();
     const configs = memberNames.map((name) => JSON.parse(readFileSync(join(build, "hosts", name, "etc/natgw/config.json"), "utf8")) as MemberConfig);
     const gateways = new Set(configs.map((config) => config.gateway));
@@ -261,7 +278,7 @@ export class Lab {
     configs.forEach((config, index) => {
       const name = config.member.name;
       const namespace = this.addNamespace(name).namespace;
-      const root = this.memberRoot(join(build, "hosts", name), tls.certificate);
+      const root = this.memberRoot(name, tls.certificate);
       const holder = this.startHolder(namespace, root, bin);
       const member = new Member(name, namespace, ["nsenter", "--target", String(holder), "--mount", "--net", "--"], config, serverId(index + 1), memberPublicAddress(index + 1), `pv${index + 1}`);
       attachPrivate(member, member.cloudPrivateLink, config.member.privateIp, macOf("86:00:00", index + 1));
@@ -310,9 +327,19 @@ export class Lab {
     this.cloudHost.must(["ip", "route", "replace", `${member.config.member.privateIp}/32`, "dev", member.cloudPrivateLink, "table", String(CLOUD.routeTable)]);
   }
 
-  /** Runs the member's cloud-init runcmd, as cloud-init does at first boot; returns each command's result. */
+  /**
+   * First boot, as cloud-init runs the member's user-data: its write_files into
+   * place (gz+b64 unpacked), then its runcmd; returns each command's result.
+   */
   boot(member: Member): BootResult[] {
-    const cloudInit = parse(readFileSync(join(this.directory, "build", "hosts", member.name, "cloud-init.yaml"), "utf8")) as { runcmd: string[][] };
+    const cloudInit = parse(readFileSync(join(this.directory, "build", "hosts", member.name, "cloud-init.yaml"), "utf8")) as {
+      write_files: { path: string; permissions: string; encoding?: string; content: string }[];
+      runcmd: string[][];
+    };
+    for (const file of cloudInit.write_files) {
+      const content = file.encoding === "gz+b64" ? gunzipSync(Buffer.from(file.content, "base64")).toString("utf8") : file.content;
+      placeFile(member, file.path, file.permissions, content);
+    }
     return cloudInit.runcmd.map((command) => {
       const result = member.exec(command);
       return { command, status: result.status, stderr: result.stderr };
@@ -320,19 +347,23 @@ export class Lab {
   }
 
   /**
-   * What Terraform's provisioners do after apply: cloud.json and the token into
-   * /etc/natgw, then `natgw-ctl reconcile`; member by member, in order.
+   * What Terraform's provisioners do after apply: every host file of the member
+   * (config.json and the ruleset among them, which the user-data leaves out),
+   * cloud.json and the token into place, then `natgw-ctl reconcile`. Members are
+   * pushed one after the other, as Terraform does.
    */
   push(member: Member): RunResult {
+    const prefix = `hosts/${member.name}/`;
+    for (const artifact of this.index.artifacts.filter((candidate) => candidate.path.startsWith(prefix) && candidate.role !== "cloud-init")) {
+      placeFile(member, `/${artifact.path.slice(prefix.length)}`, artifact.mode, readFileSync(join(this.directory, "build", artifact.path), "utf8"));
+    }
     const cloudJson = {
       networkId: this.networkId,
       servers: Object.fromEntries(this.members.map((each) => [each.name, each.serverId])),
       floatingIPs: Object.fromEntries(this.floatingIPs.map((floatingIP) => [floatingIP.name, { id: floatingIP.id, address: floatingIP.address }])),
     };
-    const place = (path: string, mode: string, content: string) =>
-      member.must(["sh", "-ec", `umask 077; cat >${path}.natgw-new; chmod ${mode} ${path}.natgw-new; mv -f ${path}.natgw-new ${path}`], { input: content });
-    place("/etc/natgw/cloud.json", "0644", JSON.stringify(cloudJson));
-    place("/etc/natgw/token", "0600", this.token);
+    placeFile(member, "/etc/natgw/cloud.json", "0644", JSON.stringify(cloudJson));
+    placeFile(member, "/etc/natgw/token", "0600", this.token);
     member.must(["systemctl", "daemon-reload"]);
     return member.exec(["/usr/local/sbin/natgw-ctl", "reconcile"]);
   }
@@ -460,17 +491,14 @@ export class Lab {
   }
 
   /**
-   * The member's writable layers: its build files (modes as built), an /etc/hosts
-   * naming the cloud's API, a CA bundle of the lab's certificate, and no sysctl.conf
-   * (sysctl --system in the member must apply natgw's file only).
+   * The member's writable layers, empty but for what the lab itself provides: an
+   * /etc/hosts naming the cloud's API, a CA bundle of the lab's certificate, and no
+   * sysctl.conf (sysctl --system in the member must apply natgw's file only).
+   * natgw's files arrive as on Hetzner: at boot from the user-data, then pushed.
    */
-  private memberRoot(hostFiles: string, certificate: string): string {
-    const root = join(this.directory, "members", hostFiles.split("/").at(-1)!);
+  private memberRoot(name: string, certificate: string): string {
+    const root = join(this.directory, "members", name);
     for (const layer of ["etc", "usr-local", "var-lib", "run", "empty", "work/etc", "work/usr-local", "work/var-lib"]) mkdirSync(join(root, layer), { recursive: true, mode: 0o755 });
-    cpSync(join(hostFiles, "etc"), join(root, "etc"), { recursive: true });
-    cpSync(join(hostFiles, "usr/local"), join(root, "usr-local"), { recursive: true });
-    mkdirSync(join(root, "var-lib/natgw"), { recursive: true, mode: 0o755 });
-    mkdirSync(join(root, "var-lib/prometheus/node-exporter"), { recursive: true, mode: 0o755 });
     writeFileSync(join(root, "etc/hosts"), `127.0.0.1 localhost\n${CLOUD.api} api.hetzner.cloud\n`);
     mkdirSync(join(root, "etc/ssl/certs"), { recursive: true });
     cpSync(certificate, join(root, "etc/ssl/certs/ca-certificates.crt"));

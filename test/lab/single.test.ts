@@ -36,11 +36,11 @@ describe.skipIf(skip)("lab: examples/single.yaml", () => {
 
   const forwarding = () => member.must(["sysctl", "-n", "net.ipv4.ip_forward"]).trim();
 
-  it("fails closed at first boot: without cloud.json the ruleset does not load and forwarding stays off", () => {
+  it("fails closed at first boot: until Terraform's push the ruleset does not load and forwarding stays off", () => {
     const status = Object.fromEntries(boot.map((step) => [step.command.join(" "), step.status]));
     expect(status["systemctl enable --now --no-block natgw-ruleset.service"]).not.toBe(0);
     expect(status["systemctl enable --now --no-block natgw-forwarding.service"]).not.toBe(0);
-    expect(boot.map((step) => step.stderr).join("")).toContain("cannot read /etc/natgw/cloud.json");
+    expect(boot.map((step) => step.stderr).join("")).toContain("cannot read /etc/natgw/config.json: Terraform pushes it after apply");
     expect(member.exec(["nft", "list", "table", "inet", "natgw"]).status).not.toBe(0);
     expect(forwarding()).toBe("0");
 

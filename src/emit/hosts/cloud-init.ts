@@ -3,12 +3,21 @@ import { diagnose } from "../../diagnostics/catalogue.js";
 import type { Diagnostic } from "../../diagnostics/diagnostic.js";
 import type { Artifact } from "../artifact.js";
 import type { MemberContext } from "./context.js";
-import { isHA } from "./context.js";
+import { HOST_PATHS, isHA } from "./context.js";
 import { render } from "./render.js";
 import { label } from "./safe.js";
 
 /** Hetzner Cloud limits a server's user_data to 32 KiB. */
 export const USER_DATA_LIMIT_BYTES = 32 * 1024;
+
+/**
+ * The files that grow with the spec (every policy CIDR, every port-block segment)
+ * stay out of the user-data and travel only with Terraform's push, which a member
+ * needs before it forwards anyway: cloud.json and the token arrive the same way.
+ * The user-data then has the same size for ten policies or ten thousand, and the
+ * first boot still fails closed (the ruleset cannot load without them).
+ */
+export const PUSHED_ONLY: ReadonlySet<string> = new Set([HOST_PATHS.config, HOST_PATHS.ruleset]);
 
 /** write_files entries are indented by four spaces; a block scalar's lines by six. */
 const CONTENT_INDENT = "      ";
@@ -157,10 +166,11 @@ function commands(context: MemberContext, files: readonly { hostPath: string; co
 }
 
 /**
- * The member's cloud-init user-data: packages, every other host file of the
- * member with its path, mode and owner, and the commands that start it all. It
- * holds no secret (the metadata service serves user-data to anything on the
- * host): the API token and cloud.json arrive later over SSH from Terraform.
+ * The member's cloud-init user-data: packages, the member's host files but those
+ * pushed only (PUSHED_ONLY) with their path, mode and owner, and the commands that
+ * start it all. It holds no secret (the metadata service serves user-data to
+ * anything on the host): the API token and cloud.json arrive later over SSH from
+ * Terraform, with config.json and the ruleset.
  */
 export function cloudInitUserData(context: MemberContext, artifacts: readonly Artifact[]): UserData {
   const prefix = `hosts/${context.member.name}`;
@@ -168,7 +178,7 @@ export function cloudInitUserData(context: MemberContext, artifacts: readonly Ar
     if (!artifact.path.startsWith(`${prefix}/`)) throw new Error(`natgw bug: ${artifact.path} is not a file of ${prefix}`);
     return { artifact, hostPath: artifact.path.slice(prefix.length) };
   });
-  const writeFiles = files.map(({ artifact, hostPath }) => writeFile(artifact, hostPath));
+  const writeFiles = files.filter(({ hostPath }) => !PUSHED_ONLY.has(hostPath)).map(({ artifact, hostPath }) => writeFile(artifact, hostPath));
   const content = render("cloud-init.yaml.njk", {
     gateway: label(context.gateway.name),
     member: label(context.member.name),
