@@ -3,7 +3,8 @@ import { closest } from "../diagnostics/suggest.js";
 import { policyEgressIP } from "./defaults.js";
 import { LINK_LOCAL } from "./hetzner.js";
 import type { GatewayInput, PolicyInput } from "./inputs.js";
-import { contains, formatRange, mergeRanges, overlaps, type Cidr, type Ipv4Range } from "./ip.js";
+import { CidrIndex } from "./cidr-index.js";
+import { contains, formatRange, mergeRanges, type Cidr, type Ipv4Range } from "./ip.js";
 import type { Located, Reporter } from "./reporter.js";
 import { compareText } from "../util/order.js";
 
@@ -138,7 +139,14 @@ interface Rectangle {
  * Two policies conflict when a flow (source × destination) matches both and they
  * name different egress IPs. Rectangles are swept in source order, keeping only
  * those whose source range is still open, and each conflicting pair of policies is
- * reported once, at the later policy in name order.
+ * reported once, at the later policy in name order, with the first overlap the
+ * sweep meets as its example.
+ *
+ * Policies usually share a few team sources and differ by destination, so nearly
+ * every open rectangle overlaps the current one's source: comparing each with all
+ * open ones would take time in the square of the policies. The open rectangles
+ * are instead indexed by destination (a prefix trie, see CidrIndex), which hands
+ * out only those overlapping in destination with another egress IP, the conflicts.
  */
 function checkConflicts(policies: readonly BoundPolicy[], reporter: Reporter): void {
   const rectangles: Rectangle[] = [];
@@ -148,13 +156,23 @@ function checkConflicts(policies: readonly BoundPolicy[], reporter: Reporter): v
     }
   }
   rectangles.sort((a, b) => a.source.value.first - b.source.value.first);
+  // Rectangles leave the sweep in the order their sources end: one that ends before
+  // the current source starts overlaps no later source either (they start later).
+  const byLast = rectangles.map((_, index) => index).sort((a, b) => rectangles[a]!.source.value.last - rectangles[b]!.source.value.last);
+  const open = new CidrIndex();
+  let closed = 0;
   const reported = new Set<string>();
-  let open: Rectangle[] = [];
-  for (const current of rectangles) {
-    open = open.filter((candidate) => candidate.source.value.last >= current.source.value.first);
-    for (const other of open) {
-      if (other.policy.egressIP === current.policy.egressIP) continue;
-      if (!overlaps(other.destination.value, current.destination.value)) continue;
+  rectangles.forEach((current, index) => {
+    while (closed < byLast.length && rectangles[byLast[closed]!]!.source.value.last < current.source.value.first) {
+      const doneIndex = byLast[closed]!;
+      const done = rectangles[doneIndex]!;
+      open.delete(done.destination.value, done.policy.egressIP, doneIndex);
+      closed += 1;
+    }
+    // In sweep order, as the example of each pair is the first overlap met.
+    const overlapping = open.overlapping(current.destination.value, current.policy.egressIP).sort((a, b) => a - b);
+    for (const otherIndex of overlapping) {
+      const other = rectangles[otherIndex]!;
       const [earlier, later] = other.policy.input.name < current.policy.input.name ? [other, current] : [current, other];
       const pair = `${earlier.policy.input.name}\0${later.policy.input.name}`;
       if (reported.has(pair)) continue;
@@ -174,8 +192,8 @@ function checkConflicts(policies: readonly BoundPolicy[], reporter: Reporter): v
         later.destination.pointer,
       );
     }
-    open.push(current);
-  }
+    open.add(current.destination.value, current.policy.egressIP, index);
+  });
 }
 
 function intersection(a: Ipv4Range, b: Ipv4Range): Ipv4Range {

@@ -1,4 +1,4 @@
-import { addressToNumber, cidr as parseCidr, compareRanges, formatRange, mergeRanges, type Ipv4Range } from "../../resolve/ip.js";
+import { addressToNumber, cidr as parseCidr, compareRanges, formatRange, mergeRanges, type Cidr, type Ipv4Range } from "../../resolve/ip.js";
 import type { GatewayModel } from "../../resolve/model.js";
 import type { HostFile, MemberContext } from "./context.js";
 import { fileHeader, HOST_PATHS } from "./context.js";
@@ -55,31 +55,22 @@ export interface PolicyElement {
  * many policies there are.
  */
 export function policyElements(gateway: GatewayModel): PolicyElement[] {
+  const policiesByEgressIP = new Map<string, GatewayModel["policies"][number][]>();
+  for (const policy of gateway.policies) {
+    const list = policiesByEgressIP.get(policy.egressIP) ?? [];
+    list.push(policy);
+    policiesByEgressIP.set(policy.egressIP, list);
+  }
   const elements: { source: Ipv4Range; destination: Ipv4Range; chain: string }[] = [];
   for (const egressIP of gateway.egressIPs) {
-    const rectangles = gateway.policies
-      .filter((policy) => policy.egressIP === egressIP.name)
-      .flatMap((policy) =>
-        policy.sources.flatMap((source) =>
-          policy.destinations.map((destination) => ({ source: parseCidr(cidr(source)), destination: parseCidr(cidr(destination)) })),
-        ),
-      );
+    const rectangles = (policiesByEgressIP.get(egressIP.name) ?? []).flatMap((policy) =>
+      policy.sources.flatMap((source) =>
+        policy.destinations.map((destination) => ({ source: parseCidr(cidr(source)), destination: parseCidr(cidr(destination)) })),
+      ),
+    );
     if (rectangles.length === 0) continue;
-    const cuts = [...new Set(rectangles.flatMap(({ source }) => [source.first, source.last + 1]))].sort((a, b) => a - b);
-    const pieces: { source: { first: number; last: number }; destinations: Ipv4Range[]; key: string }[] = [];
-    for (let index = 0; index + 1 < cuts.length; index += 1) {
-      const source = { first: cuts[index]!, last: cuts[index + 1]! - 1 };
-      const destinations = mergeRanges(
-        rectangles.filter((rectangle) => rectangle.source.first <= source.first && source.last <= rectangle.source.last).map((rectangle) => rectangle.destination),
-      );
-      if (destinations.length === 0) continue;
-      const key = JSON.stringify(destinations);
-      const previous = pieces[pieces.length - 1];
-      if (previous && previous.key === key && previous.source.last + 1 === source.first) previous.source.last = source.last;
-      else pieces.push({ source, destinations, key });
-    }
     const chain = `snat_${identifier(egressIP.name)}`;
-    for (const piece of pieces) {
+    for (const piece of sourcePieces(rectangles)) {
       for (const destination of piece.destinations) {
         elements.push({ source: piece.source, destination, chain });
       }
@@ -88,6 +79,57 @@ export function policyElements(gateway: GatewayModel): PolicyElement[] {
   return elements
     .sort((a, b) => compareRanges(a.source, b.source) || compareRanges(a.destination, b.destination))
     .map(({ source, destination, chain }) => ({ source: rangeText(source), destination: rangeText(destination), chain }));
+}
+
+interface SourceNode {
+  readonly source: Cidr;
+  /** Destinations of the rectangles with exactly this source. */
+  readonly destinations: Ipv4Range[];
+}
+
+/**
+ * Rectangles cut at every source boundary into pieces, each with the merged
+ * destinations of every rectangle whose source covers it; neighbouring pieces with
+ * the same destinations joined.
+ *
+ * Sources are CIDRs, so two of them nest or are disjoint: the sources covering a
+ * piece are the narrowest one containing it and every source containing that one.
+ * A sweep over the cut points keeps the sources open there on a stack, narrowest on
+ * top, and each source's merged destinations are its own joined with those of the
+ * source beneath it, computed once when it opens. Filtering every rectangle for
+ * every piece instead would take time in the square of the policies.
+ */
+function sourcePieces(rectangles: readonly { source: Cidr; destination: Cidr }[]): { source: Ipv4Range; destinations: Ipv4Range[] }[] {
+  const nodes = new Map<string, SourceNode>();
+  for (const { source, destination } of rectangles) {
+    const node = nodes.get(source.text) ?? { source, destinations: [] };
+    node.destinations.push(destination);
+    nodes.set(source.text, node);
+  }
+  // By first address, the wider source first, so a source opens after those containing it.
+  const opening = [...nodes.values()].sort((a, b) => compareRanges(a.source, b.source));
+  const cuts = [...new Set(rectangles.flatMap(({ source }) => [source.first, source.last + 1]))].sort((a, b) => a - b);
+  const open: { source: Cidr; merged: Ipv4Range[] }[] = [];
+  let next = 0;
+  const pieces: { source: { first: number; last: number }; destinations: Ipv4Range[]; key: string }[] = [];
+  for (let index = 0; index + 1 < cuts.length; index += 1) {
+    const cut = cuts[index]!;
+    while (open.length > 0 && open[open.length - 1]!.source.last < cut) open.pop();
+    while (next < opening.length && opening[next]!.source.first === cut) {
+      const { source, destinations } = opening[next]!;
+      open.push({ source, merged: mergeRanges([...(open[open.length - 1]?.merged ?? []), ...destinations]) });
+      next += 1;
+    }
+    const narrowest = open[open.length - 1];
+    if (!narrowest) continue;
+    const source = { first: cut, last: cuts[index + 1]! - 1 };
+    const destinations = narrowest.merged;
+    const key = JSON.stringify(destinations);
+    const previous = pieces[pieces.length - 1];
+    if (previous && previous.key === key && previous.source.last + 1 === source.first) previous.source.last = source.last;
+    else pieces.push({ source, destinations, key });
+  }
+  return pieces;
 }
 
 /**

@@ -1,0 +1,13 @@
+import type { Section } from "./section.js";
+import { buildSection } from "./sections/build.js";
+import { datapathSection } from "./sections/datapath.js";
+import { failoverSection } from "./sections/failover.js";
+import { rulesetSection } from "./sections/ruleset.js";
+import { scalingSection } from "./sections/scaling.js";
+
+/**
+ * Every section of `npm run bench`, in the order they run and print. A section is
+ * a module in bench/sections/ exporting a Section; datapath and failover run in
+ * the network lab (test/lab/).
+ */
+export const SECTIONS: readonly Section[] = [buildSection, scalingSection, rulesetSection, datapathSection, failoverSection];
