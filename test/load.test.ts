@@ -1,10 +1,57 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { parseAllDocuments } from "yaml";
 import { locate } from "../src/load/document.js";
 import { load, MAX_ALIAS_EXPANSIONS, MAX_FILE_BYTES } from "../src/load/load.js";
 import { readSources } from "../src/load/read.js";
 import { gateway, policy } from "./support/spec.js";
 
 const one = (path: string, text: string) => load([{ path, text }]);
+
+/** Every spec the project has: the examples and the fixtures' YAML files. */
+const SPEC_FILES = [
+  ...readdirSync("examples").map((name) => join("examples", name)),
+  ...readdirSync("test/fixtures").filter((name) => name.endsWith(".yaml")).map((name) => join("test/fixtures", name)),
+];
+
+/** Every JSON pointer to a node of `value`. */
+function pointers(value: unknown, pointer = ""): string[] {
+  if (value === null || typeof value !== "object") return [pointer];
+  const entries = Array.isArray(value) ? value.map((item, index) => [String(index), item] as const) : Object.entries(value);
+  return [pointer, ...entries.flatMap(([key, item]) => pointers(item, `${pointer}/${key.replace(/~/g, "~0").replace(/\//g, "~1")}`))];
+}
+
+describe("reading plain YAML the quick way", () => {
+  for (const path of SPEC_FILES) {
+    it(`${path}: the data is what the yaml library reads`, () => {
+      const text = readFileSync(path, "utf8");
+      const yamlDocuments = parseAllDocuments(text);
+      for (const document of one(path, text).documents) {
+        expect(document.data).toEqual((Array.isArray(yamlDocuments) ? yamlDocuments : [])[document.index]!.toJS());
+      }
+    });
+  }
+
+  // A directive sends a file the yaml library's way from the start; it moves every line down by two.
+  for (const path of SPEC_FILES.filter((name) => name.startsWith("examples/"))) {
+    it(`${path}: positions, worked out when asked, are those the yaml library gives`, () => {
+      const text = readFileSync(path, "utf8");
+      const quick = one(path, text).documents;
+      const slow = one(path, `%YAML 1.2\n---\n${text.replace(/^(#.*\n)*/, "")}`).documents;
+      const commentLines = /^(#.*\n)*/.exec(text)![0].split("\n").length - 1;
+      expect(quick.map((document) => document.kind)).toEqual(slow.map((document) => document.kind));
+      quick.forEach((document, index) => {
+        for (const pointer of pointers(document.data)) {
+          for (const prefer of ["value", "key"] as const) {
+            const expected = locate(slow[index]!, pointer, prefer);
+            expect(locate(document, pointer, prefer), `${pointer} (${prefer})`).toEqual({ ...expected, line: expected.line - 2 + commentLines });
+          }
+        }
+      });
+    });
+  }
+});
 
 describe("load", () => {
   it("reads every document of a multi-document file with its kind and index", () => {

@@ -21,6 +21,11 @@ export interface NodePosition {
   readonly key?: Position;
 }
 
+/** Where the nodes of a document are, by JSON pointer. */
+export interface Positions {
+  get(pointer: string): NodePosition | undefined;
+}
+
 /** One YAML or JSON document with a known kind, and where each of its nodes is. */
 export interface SourceDocument {
   readonly file: string;
@@ -28,8 +33,8 @@ export interface SourceDocument {
   readonly index: number;
   readonly kind: Kind;
   readonly data: Readonly<Record<string, unknown>>;
-  /** JSON pointer -> position, for every node in the document. */
-  readonly positions: ReadonlyMap<string, NodePosition>;
+  /** JSON pointer -> position, for every node in the document (worked out when first asked). */
+  readonly positions: Positions;
 }
 
 export function escapePointerToken(token: string): string {

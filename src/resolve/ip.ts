@@ -25,7 +25,25 @@ export type CidrParse =
   | { readonly ok: false; readonly reason: "invalid" }
   | { readonly ok: false; readonly reason: "host-bits"; readonly network: string };
 
+/**
+ * Parses are kept by text: a spec names the same team ranges in thousands of
+ * policies, and resolve and every member's emit parse them again. Results are
+ * immutable; the cache is emptied when it grows past a large spec's distinct CIDRs.
+ */
+const parsedCidrs = new Map<string, CidrParse>();
+const PARSED_CIDRS_LIMIT = 200_000;
+
 export function parseCidr(text: string): CidrParse {
+  let parsed = parsedCidrs.get(text);
+  if (parsed === undefined) {
+    if (parsedCidrs.size >= PARSED_CIDRS_LIMIT) parsedCidrs.clear();
+    parsed = parseCidrText(text);
+    parsedCidrs.set(text, parsed);
+  }
+  return parsed;
+}
+
+function parseCidrText(text: string): CidrParse {
   const [address, prefix] = text.split("/");
   if (!address || prefix === undefined || !ipaddr.IPv4.isValidFourPartDecimal(address) || !/^\d{1,2}$/.test(prefix)) {
     return { ok: false, reason: "invalid" };

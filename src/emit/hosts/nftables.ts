@@ -54,7 +54,19 @@ export interface PolicyElement {
  * destinations of each piece merged: one lookup then finds the egress IP, however
  * many policies there are.
  */
-export function policyElements(gateway: GatewayModel): PolicyElement[] {
+export function policyElements(gateway: GatewayModel): readonly PolicyElement[] {
+  // Both members of a gateway render the same map: compute it once per gateway.
+  let elements = elementsByGateway.get(gateway);
+  if (!elements) {
+    elements = computePolicyElements(gateway);
+    elementsByGateway.set(gateway, elements);
+  }
+  return elements;
+}
+
+const elementsByGateway = new WeakMap<GatewayModel, readonly PolicyElement[]>();
+
+function computePolicyElements(gateway: GatewayModel): PolicyElement[] {
   const policiesByEgressIP = new Map<string, GatewayModel["policies"][number][]>();
   for (const policy of gateway.policies) {
     const list = policiesByEgressIP.get(policy.egressIP) ?? [];
