@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -56,6 +57,17 @@ describe("natgw build", () => {
         expect(text.match(/(?<![A-Za-z0-9])[A-Za-z0-9]{64}(?![A-Za-z0-9])/g), artifact.path).toBeNull();
       }
     }
+  });
+
+  it("needs no Terraform on the machine: a PATH without it builds the same stack", () => {
+    const bin = join(scratch, "node-only");
+    mkdirSync(bin);
+    symlinkSync(process.execPath, join(bin, "node"));
+    const out = join(scratch, "without-terraform");
+    const result = spawnSync(process.execPath, ["bin/natgw.js", "build", "--out", out, "examples/ha.yaml"], { encoding: "utf8", env: { PATH: bin } });
+    expect(result.stderr).toBe("");
+    expect(result.status).toBe(0);
+    expect(readFileSync(join(out, "stacks/prod-egress/cdk.tf.json"), "utf8")).toBe(readFileSync("test/golden/build/ha/stacks/prod-egress/cdk.tf.json", "utf8"));
   });
 
   it("writes the same bytes twice, natgw.json included", () => {

@@ -1,6 +1,15 @@
 import { createHash } from "node:crypto";
 import { posix } from "node:path";
-import { DataResource, TerraformLocal, type FileProvisioner, type ITerraformDependable, type RemoteExecProvisioner } from "cdktf";
+import {
+  TerraformLocal,
+  TerraformResource,
+  anyToTerraform,
+  hashMapper,
+  type FileProvisioner,
+  type ITerraformDependable,
+  type RemoteExecProvisioner,
+  type TerraformMetaArguments,
+} from "cdktf";
 import type { Construct } from "constructs";
 import type { MemberModel } from "../../resolve/model.js";
 import type { FileMode } from "../artifact.js";
@@ -56,6 +65,28 @@ function cloudJsonExpression(input: ConfigPushInput): string {
   return `\${jsonencode({ networkId = tonumber(${input.networkId}), servers = { ${servers.join(", ")} }, floatingIPs = { ${floatingIPs.join(", ")} } })}`;
 }
 
+/**
+ * Terraform's built-in `terraform_data` resource, written as cdktf's DataResource
+ * writes it, without the check DataResource adds: that check runs `terraform
+ * version` on the machine that synthesizes, which costs a process per stack and
+ * fails `natgw build` wherever Terraform is not installed, though building needs
+ * none. The resource itself needs Terraform 1.4 or later where the stack is applied.
+ */
+class TerraformData extends TerraformResource {
+  constructor(
+    scope: Construct,
+    id: string,
+    private readonly triggersReplace: Readonly<Record<string, string>>,
+    meta: TerraformMetaArguments,
+  ) {
+    super(scope, id, { ...meta, terraformResourceType: "terraform_data", terraformGeneratorMetadata: { providerName: "terraform" } });
+  }
+
+  protected override synthesizeAttributes(): Record<string, unknown> {
+    return { triggers_replace: hashMapper(anyToTerraform)(this.triggersReplace) };
+  }
+}
+
 /** Where pushed files wait, root-only, until they are moved into place. */
 export const PUSH_STAGING_DIR = `${HOST_PATHS.stateDir}/push`;
 
@@ -80,7 +111,7 @@ function moveIntoPlace(hostPath: string, mode: string): string {
 export function configPush(scope: Construct, input: ConfigPushInput): void {
   const cloudJson = new TerraformLocal(scope, "cloud_json", cloudJsonExpression(input));
   cloudJson.overrideLogicalId("cloud_json");
-  let previous: DataResource | null = null;
+  let previous: TerraformData | null = null;
   for (const { member, server, host } of input.members) {
     const files = [...host.files].sort((a, b) => (a.hostPath < b.hostPath ? -1 : 1));
     const pushed = [
@@ -109,15 +140,16 @@ export function configPush(scope: Construct, input: ConfigPushInput): void {
         `${HOST_PATHS.ctl} reconcile`,
       ],
     };
-    const push: DataResource = new DataResource(scope, `push_${member.name}`, {
-      triggersReplace: {
-        host_files: hostFilesDigest(files),
-        cloud_json: "${sha256(local.cloud_json)}",
+    const push = new TerraformData(
+      scope,
+      `push_${member.name}`,
+      { host_files: hostFilesDigest(files), cloud_json: "${sha256(local.cloud_json)}" },
+      {
+        connection: { type: "ssh", host: server.ipv4Address, user: "root", privateKey: input.sshPrivateKey },
+        provisioners: [prepare, ...copies, apply],
+        dependsOn: [server, ...input.after, ...(previous ? [previous] : [])],
       },
-      connection: { type: "ssh", host: server.ipv4Address, user: "root", privateKey: input.sshPrivateKey },
-      provisioners: [prepare, ...copies, apply],
-      dependsOn: [server, ...input.after, ...(previous ? [previous] : [])],
-    });
+    );
     push.overrideLogicalId(member.name);
     previous = push;
   }
