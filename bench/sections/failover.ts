@@ -86,6 +86,6 @@ function notes(results: readonly Failover[]): string[] {
   const hard = results.filter((failover) => failover.case === "private link cut").map((failover) => failover.gap);
   const killed = results.filter((failover) => failover.case === "keepalived killed (SIGKILL)").map((failover) => failover.resumed);
   return [
-    `A hard failure left the worker without egress for ${seconds(median(hard))} in the median, ${seconds(Math.max(...hard))} at most (goal under 3 s); after keepalived was killed, egress ran through the standby ${seconds(median(killed))} later in the median. Of that, VRRP detection is about 3 adverts of 0.5 s plus the standby's skew (0.3 s); the rest is the takeover: natgw-ctl's start, two GETs, the floating IP assign beside the route's delete, then the route's add, each action polled from 0.1 s on.`,
+    `A hard failure left the worker without egress for ${seconds(median(hard))} in the median, ${seconds(Math.max(...hard))} at most (goal under 3 s); after keepalived was killed, egress ran through the standby ${seconds(median(killed))} later in the median. Of that, VRRP detection is about 3 adverts of 0.5 s plus the standby's skew (0.3 s); the rest is the takeover: natgw-ctl's start, two GETs, the floating IP assign beside the route's delete, then the route's add, each action polled from 0.05 s on.`,
   ];
 }
