@@ -30,7 +30,7 @@ export const failoverSection: Section = {
       const kinds: { name: string; fail: (active: Member) => void; restore: (member: Member) => Promise<void> }[] = [
         {
           name: "keepalived killed (SIGKILL)",
-          fail: (active) => active.keepalivedPids().forEach((pid) => process.kill(pid, "SIGKILL")),
+          fail: (active) => active.crashKeepalived(),
           restore: async (member) => {
             member.must(["systemctl", "start", "keepalived.service"]);
             await waitFor(`${member.name} to rejoin`, 15_000, () => member.vrrpState() === "BACKUP");

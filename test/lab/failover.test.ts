@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { INTERNET, Lab, labSkipReason, waitFor, type Host, type Member } from "./lab.js";
+import { stopAndCheck } from "./suite.js";
 import { failoverTable, measureFailover, Prober, tcpEcho, type Failover } from "./traffic.js";
 
 /**
@@ -32,11 +33,7 @@ describe.skipIf(skip)("lab: examples/ha.yaml failover", () => {
 
   afterAll(() => {
     if (failovers.length > 0) console.log(failoverTable(failovers, lab.actionSeconds));
-    if (!lab) return;
-    const seen = lab.privateSourcesSeen();
-    lab.stop();
-    expect(lab.leftovers()).toEqual([]);
-    expect(seen, "the internet never saw a private source address").toEqual([]);
+    stopAndCheck(lab);
   });
 
   /** The member that was down rejoins as BACKUP (nopreempt: it does not take the active role back). */
@@ -57,7 +54,7 @@ describe.skipIf(skip)("lab: examples/ha.yaml failover", () => {
 
   it("the active member's keepalived killed with SIGKILL: the standby takes over", async () => {
     const failover = await measureFailover(lab, prober, "keepalived killed (SIGKILL)", second, () => {
-      for (const pid of first.keepalivedPids()) process.kill(pid, "SIGKILL");
+      first.crashKeepalived();
     });
     failovers.push(failover);
     await expectEgressThrough(second, failover);

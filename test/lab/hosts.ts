@@ -95,6 +95,17 @@ export class Member extends Host {
     return this.pidsOf("keepalived");
   }
 
+  /**
+   * keepalived dies as in a crash: every process is stopped before any is killed,
+   * since a VRRP child that outlives its parent for a moment says goodbye (a
+   * priority 0 advert), and the standby would take over at once.
+   */
+  crashKeepalived(): void {
+    const pids = this.keepalivedPids();
+    for (const pid of pids) process.kill(pid, "SIGSTOP");
+    for (const pid of pids) process.kill(pid, "SIGKILL");
+  }
+
   /** natgw-ctl processes running `command` (bash runs the script, so its command line tells). */
   ctlPids(command: string): number[] {
     return namespacePids(this.namespace).filter((pid) => {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { INTERNET, Lab, labSkipReason } from "./lab.js";
+import { stopAndCheck } from "./suite.js";
 import { tcpEcho, udpEcho } from "./traffic.js";
 
 /**
@@ -18,13 +19,7 @@ describe.skipIf(skip)("lab: examples/policies.yaml", () => {
     await lab.deploy();
   });
 
-  afterAll(() => {
-    if (!lab) return;
-    const seen = lab.privateSourcesSeen();
-    lab.stop();
-    expect(lab.leftovers()).toEqual([]);
-    expect(seen, "the internet never saw a private source address").toEqual([]);
-  });
+  afterAll(() => stopAndCheck(lab));
 
   const cases: [worker: string, destination: string, egressIP: string, why: string][] = [
     ["checkout", "203.0.113.5", "192.0.2.11", "payments-api: payments"],
@@ -49,13 +44,7 @@ describe.skipIf(skip)("lab: examples/ports.yaml", () => {
     await lab.deploy();
   });
 
-  afterAll(() => {
-    if (!lab) return;
-    const seen = lab.privateSourcesSeen();
-    lab.stop();
-    expect(lab.leftovers()).toEqual([]);
-    expect(seen, "the internet never saw a private source address").toEqual([]);
-  });
+  afterAll(() => stopAndCheck(lab));
 
   // 1,024 ports per source from port 1024: the source at offset n gets 1024 + n * 1024 onwards.
   it("the source port of each flow lies inside the worker's own block on the first egress IP", () => {

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { INTERNET, Lab, labSkipReason, type Member, type Host, type RunResult } from "./lab.js";
+import { stopAndCheck } from "./suite.js";
 import { tcpEcho, udpEcho } from "./traffic.js";
 
 /**
@@ -26,13 +27,7 @@ describe.skipIf(skip)("lab: examples/single.yaml", () => {
     boot = lab.boot(member);
   });
 
-  afterAll(() => {
-    if (!lab) return;
-    const seen = lab.privateSourcesSeen();
-    lab.stop();
-    expect(lab.leftovers()).toEqual([]);
-    expect(seen, "the internet never saw a private source address").toEqual([]);
-  });
+  afterAll(() => stopAndCheck(lab));
 
   const forwarding = () => member.must(["sysctl", "-n", "net.ipv4.ip_forward"]).trim();
 
@@ -142,9 +137,7 @@ describe.skipIf(skip)("lab: examples/single.yaml with blockSMTP25: false", () =>
 
   afterAll(() => {
     rmSync(directory, { recursive: true, force: true });
-    if (!lab) return;
-    lab.stop();
-    expect(lab.leftovers()).toEqual([]);
+    stopAndCheck(lab);
   });
 
   it("TCP 25 passes, SNATed like any other egress", () => {
