@@ -1,7 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { request as httpRequest } from "node:http";
 import { randomBytes } from "node:crypto";
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { createInterface, type Interface } from "node:readline";
@@ -36,12 +36,14 @@ export { namespacePids, waitFor } from "./processes.js";
  * table of their own) and routes each floating IP to the member it is assigned
  * to; the emulated API changes both when its actions succeed.
  *
- * A member is its own network namespace and its own mount namespace: the
- * build's host files stand at their host paths (overlays on /etc, /usr/local
- * and /var/lib), /run is its own, api.hetzner.cloud resolves to the cloud and
- * trusts the lab's certificate, and `systemctl` is the lab's stand-in for
- * systemd (programs/systemctl.ts), since a namespace has no init. Booting runs
- * the member's cloud-init runcmd; the push does what Terraform's provisioners do.
+ * A member is its own network namespace and its own mount namespace: overlays
+ * on /etc, /usr/local and /var/lib take natgw's files at their host paths, /run
+ * is its own, api.hetzner.cloud resolves to the cloud and trusts the lab's
+ * certificate, and `systemctl` is the lab's stand-in for systemd
+ * (programs/systemctl.ts), since a namespace has no init. The files arrive as on
+ * Hetzner: booting writes the user-data's files and runs its runcmd, and the push
+ * does what Terraform's provisioners do (every host file, cloud.json, the token,
+ * then `natgw-ctl reconcile`).
  *
  * Addresses that stand for the internet come from documentation ranges; nothing
  * is routed to the host's namespace, and `stop` (also run on exit and on
