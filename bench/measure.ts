@@ -39,13 +39,18 @@ let rssFiles = 0;
 
 /** How many times each command runs; its median is reported. NATGW_BENCH_RUNS overrides. */
 export function configuredRuns(environment: NodeJS.ProcessEnv = process.env): number {
-  const text = environment.NATGW_BENCH_RUNS;
-  if (text === undefined || text === "") return 5;
-  const runs = Number(text);
-  if (!Number.isInteger(runs) || runs < 1 || runs > 1000) {
-    throw new BenchError(`NATGW_BENCH_RUNS must be a whole number from 1 to 1000; found ${JSON.stringify(text)}`);
+  return wholeNumberSetting("NATGW_BENCH_RUNS", 5, 1000, environment);
+}
+
+/** A whole number from 1 to `maximum` in the environment variable `name`, or `fallback` when unset. */
+export function wholeNumberSetting(name: string, fallback: number, maximum: number, environment: NodeJS.ProcessEnv = process.env): number {
+  const text = environment[name];
+  if (text === undefined || text === "") return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1 || value > maximum) {
+    throw new BenchError(`${name} must be a whole number from 1 to ${maximum}; found ${JSON.stringify(text)}`);
   }
-  return runs;
+  return value;
 }
 
 /** A problem with the benchmark's setup or input, printed as one line without a stack trace. */

@@ -2,18 +2,13 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { waitFor, type Member } from "../../test/lab/lab.js";
 import { measureFailover, Prober, type Failover } from "../../test/lab/traffic.js";
-import { BenchError, median } from "../measure.js";
+import { median, wholeNumberSetting } from "../measure.js";
 import type { Section } from "../section.js";
-import { type Table } from "../table.js";
+import type { Table } from "../table.js";
 import { deployedLab, labUnavailable } from "./lab.js";
 
 /** Failovers of each kind; NATGW_BENCH_FAILOVERS overrides the ten. */
-function configuredFailovers(): number {
-  const text = process.env.NATGW_BENCH_FAILOVERS ?? "10";
-  const count = Number(text);
-  if (!Number.isInteger(count) || count < 1 || count > 100) throw new BenchError(`NATGW_BENCH_FAILOVERS must be a whole number from 1 to 100; found ${JSON.stringify(text)}`);
-  return count;
-}
+const configuredFailovers = () => wholeNumberSetting("NATGW_BENCH_FAILOVERS", 10, 100);
 
 export const failoverSection: Section = {
   name: "failover",

@@ -1,28 +1,19 @@
-import { statSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Lab, labSkipReason, type LabOptions } from "../../test/lab/lab.js";
+import { hasTool } from "../../test/support/tools.js";
 import { onCleanup } from "../cleanup.js";
 import { BenchError } from "../measure.js";
 
 /** Why the network lab cannot run here (root, its tools, and `extra` ones), or undefined. */
 export function labUnavailable(...extra: string[]): string | undefined {
-  const missing = extra.filter((tool) => !hasCommand(tool));
+  const missing = extra.filter((tool) => !hasTool(tool));
   if (missing.length > 0) return `needs ${missing.join(", ")}`;
   try {
     return labSkipReason();
   } catch (error) {
     return (error as Error).message;
   }
-}
-
-function hasCommand(tool: string): boolean {
-  return (process.env.PATH ?? "").split(":").some((directory) => {
-    try {
-      return statSync(join(directory, tool)).isFile();
-    } catch {
-      return false;
-    }
-  });
 }
 
 /**

@@ -12,10 +12,10 @@ import { parse } from "yaml";
 import { isRoot, missingTools } from "../support/tools.js";
 import { Host, Member, type MemberConfig, type RunResult } from "./hosts.js";
 import type { CloudConfig, CloudState } from "./programs/cloud-config.js";
-import { NAME_PREFIX, namespacePids, readComm, removeAbandonedLabs, removeNamespace, running, tryKill, waitFor } from "./processes.js";
+import { NAME_PREFIX, listedNamespaces, namespacePids, readComm, removeAbandonedLabs, removeNamespace, running, tryKill, waitFor } from "./processes.js";
 
 export { Host, Member, type RunResult } from "./hosts.js";
-export { namespacePids, waitFor } from "./processes.js";
+export { listedNamespaces, namespacePids, running, waitFor } from "./processes.js";
 
 /**
  * The network lab: natgw's generated files, unchanged, running on real Linux
@@ -189,12 +189,6 @@ export class Lab {
 
   get internet(): Host {
     return this.internetHost;
-  }
-
-  member(name: string): Member {
-    const member = this.members.find((candidate) => candidate.name === name);
-    if (!member) throw new Error(`no member ${name} in this lab`);
-    return member;
   }
 
   worker(name: string): Host {
@@ -555,8 +549,8 @@ export class Lab {
   /** What a stopped lab left behind: namespaces, processes, files. Empty when clean. */
   leftovers(): string[] {
     const found: string[] = [];
-    const listed = spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout;
-    for (const namespace of this.namespaces) if (listed.split("\n").some((line) => line.split(" ")[0] === namespace)) found.push(`namespace ${namespace}`);
+    const listed = listedNamespaces();
+    for (const namespace of this.namespaces) if (listed.includes(namespace)) found.push(`namespace ${namespace}`);
     for (const child of this.children) if (child.pid && running(child.pid)) found.push(`process ${child.pid}`);
     const hostLinks = spawnSync("ip", ["-o", "link", "show"], { encoding: "utf8" }).stdout;
     for (const link of ["inet0", "wan0", ...this.members.map((member) => member.cloudPrivateLink)]) {

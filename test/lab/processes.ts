@@ -14,6 +14,14 @@ export function namespacePids(namespace: string): number[] {
     .map(Number);
 }
 
+/** The network namespaces `ip netns` knows, by name. */
+export function listedNamespaces(): string[] {
+  return spawnSync("ip", ["netns", "list"], { encoding: "utf8" })
+    .stdout.split("\n")
+    .map((line) => line.split(" ")[0] ?? "")
+    .filter(Boolean);
+}
+
 export function readCmdline(pid: number): string[] {
   try {
     return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
@@ -73,8 +81,7 @@ export function removeAbandonedLabs(): void {
     const owner = new RegExp(`^${NAME_PREFIX}(\\d+)-`).exec(name);
     return owner !== null && !alive(Number(owner[1]));
   };
-  const listed = spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout;
-  for (const namespace of listed.split("\n").map((line) => line.split(" ")[0] ?? "")) if (abandoned(namespace)) removeNamespace(namespace);
+  for (const namespace of listedNamespaces()) if (abandoned(namespace)) removeNamespace(namespace);
   for (const entry of readdirSync(tmpdir())) if (abandoned(entry)) rmSync(join(tmpdir(), entry), { recursive: true, force: true });
 }
 

@@ -1,8 +1,8 @@
-import { spawn, spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { describe, expect, it } from "vitest";
-import { Lab, labSkipReason } from "./lab.js";
+import { Lab, labSkipReason, listedNamespaces, running } from "./lab.js";
 
 /**
  * A lab leaves nothing behind: not when its run is interrupted, and not when its
@@ -14,19 +14,6 @@ interface Running {
   readonly namespaces: string[];
   readonly pids: number[];
   readonly directory: string;
-}
-
-function listedNamespaces(): string[] {
-  return spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout.split("\n").map((line) => line.split(" ")[0]!).filter(Boolean);
-}
-
-/** A process whose pid is taken and not a zombie. */
-function running(pid: number): boolean {
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
-  } catch {
-    return false;
-  }
 }
 
 async function startRunningLab(): Promise<{ lab: Running; exited: Promise<number | null>; pid: number }> {

@@ -13,6 +13,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { alive } from "../processes.js";
 import { splitExecLine } from "./exec-line.js";
 
 const STATE_DIR = "/run/lab-systemd";
@@ -92,15 +93,6 @@ function readState(name: string): State {
 function writeState(name: string, state: State): void {
   mkdirSync(STATE_DIR, { recursive: true });
   writeFileSync(statePath(name), JSON.stringify(state));
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function isActive(name: string): boolean {
