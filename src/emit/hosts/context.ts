@@ -11,18 +11,34 @@ export interface MemberContext {
   readonly peer: MemberModel | null;
 }
 
-/**
- * One file on a member's host. Its template is `templates/<hostPath>.njk`, named
- * after the file it makes; `values` computes everything the template shows.
- */
-export interface HostFile {
+interface HostFileBase {
   readonly hostPath: string;
   readonly role: Role;
   readonly fileMode: FileMode;
   /** Whether the member has this file at all (keepalived only in HA). */
   readonly when?: (context: MemberContext) => boolean;
+}
+
+/**
+ * A configuration file on a member's host. Its template is
+ * `templates/<hostPath>.njk`, named after the file it makes; `values` computes
+ * everything the template shows.
+ */
+export interface TemplatedHostFile extends HostFileBase {
   readonly values: (context: MemberContext) => Record<string, unknown>;
 }
+
+/**
+ * A program on a member's host: `programs/<hostPath>`, shipped as it is, so it is
+ * byte-identical on every member of every gateway. It reads what varies from
+ * config.json or from its command line (which a unit, a configuration file,
+ * gives it), and it is tested as a program.
+ */
+export interface ProgramHostFile extends HostFileBase {
+  readonly program: true;
+}
+
+export type HostFile = TemplatedHostFile | ProgramHostFile;
 
 /** Paths on the host that several files agree on. */
 export const HOST_PATHS = {

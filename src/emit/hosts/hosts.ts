@@ -4,7 +4,7 @@ import type { Artifact } from "../artifact.js";
 import { cloudInitUserData } from "./cloud-init.js";
 import type { MemberContext } from "./context.js";
 import { HOST_FILES } from "./files.js";
-import { render } from "./render.js";
+import { programText, render } from "./render.js";
 
 export interface HostEmit {
   readonly artifacts: Artifact[];
@@ -31,7 +31,7 @@ export function emitHosts(model: Model): HostEmit {
           gateway: gateway.name,
           member: member.name,
           fileMode: file.fileMode,
-          content: render(`${file.hostPath.slice(1)}.njk`, file.values(context)),
+          content: "program" in file ? programText(file.hostPath) : render(`${file.hostPath.slice(1)}.njk`, file.values(context)),
         });
       }
       const userData = cloudInitUserData(context, memberFiles);

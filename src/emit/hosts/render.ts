@@ -1,8 +1,12 @@
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import nunjucks from "nunjucks";
 
 /** templates/ sits next to dist/ and src/ alike. */
 export const TEMPLATES_DIR = fileURLToPath(new URL("../../../templates/", import.meta.url));
+
+/** programs/ too: static host programs, one file each at its path on the host. */
+export const PROGRAMS_DIR = fileURLToPath(new URL("../../../programs/", import.meta.url));
 
 /**
  * Templates hold the text of host files; TypeScript computes every value. An
@@ -35,4 +39,16 @@ environment.addFilter("quoted", (value: unknown) => {
 /** Renders `templates/<name>` with `values`. */
 export function render(name: string, values: Record<string, unknown>): string {
   return environment.render(name, values);
+}
+
+const programs = new Map<string, string>();
+
+/** The program shipped at `hostPath`, read once per process: every member gets the same bytes. */
+export function programText(hostPath: string): string {
+  let text = programs.get(hostPath);
+  if (text === undefined) {
+    text = readFileSync(`${PROGRAMS_DIR}${hostPath.slice(1)}`, "utf8");
+    programs.set(hostPath, text);
+  }
+  return text;
 }
