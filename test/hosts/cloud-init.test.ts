@@ -1,15 +1,15 @@
 import { createHash } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Artifact } from "../../src/emit/artifact.js";
 import { emit } from "../../src/emit/emit.js";
 import { cloudInitUserData, gzip, literalBlock, PUSHED_ONLY, unitStartOrder, USER_DATA_LIMIT_BYTES, userDataPayload } from "../../src/emit/hosts/cloud-init.js";
 import { buildExample, EXAMPLES } from "../support/artifacts.js";
 import { compileText, gateway, policy } from "../support/spec.js";
-import { missingTools } from "../support/tools.js";
-import { cloudInitSchema, decodeUserData, unpackUserDataPayload, type UserData } from "../support/user-data.js";
+import { isRoot, missingTools, Namespace } from "../support/tools.js";
+import { bootcmdScript, cloudInitSchema, decodeUserData, unpackUserDataPayload, type UserData } from "../support/user-data.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "natgw-cloud-init-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -62,11 +62,14 @@ describe("cloud-init user-data", () => {
         expect(result.valid, result.stdout + result.stderr).toBe(true);
       });
 
-      it.skipIf(missingTools("cloud-init"))("writes the member's host files but config.json and the ruleset, byte for byte, with their modes, owned by root", () => {
+      it.skipIf(missingTools("cloud-init"))("writes the member's host files but config.json, the ruleset and the baseline, byte for byte, with their modes, owned by root", () => {
         const document = decode(artifact.content, `${member}.yaml`);
         const pushed = files.filter((file) => PUSHED_ONLY.has(file.path.slice(`hosts/${member}`.length)));
         expect(pushed.map((file) => file.path.slice(`hosts/${member}`.length)).sort()).toEqual(["/etc/natgw/config.json", "/etc/natgw/ruleset.nft"]);
-        const expected = files.filter((file) => !pushed.includes(file)).map((file) => ({
+        // The baseline is bootcmd's: write_files would replace the copy Terraform keeps current at every boot it runs.
+        const baseline = files.filter((file) => file.path === `hosts/${member}/etc/natgw/baseline.nft`);
+        expect(baseline).toHaveLength(1);
+        const expected = files.filter((file) => !pushed.includes(file) && !baseline.includes(file)).map((file) => ({
           path: file.path.slice(`hosts/${member}`.length),
           owner: "root:root",
           permissions: file.fileMode,
@@ -96,6 +99,8 @@ describe("cloud-init user-data", () => {
           return command[4]!;
         });
         const position = (unit: string) => units.indexOf(unit);
+        expect(units[0], "the baseline first: closed before anything else starts").toBe("natgw-baseline.service");
+        expect(position("natgw-watchdog.service")).toBeGreaterThan(0);
         expect(position("natgw-ruleset.service")).toBeGreaterThanOrEqual(0);
         expect(position("natgw-forwarding.service")).toBeGreaterThan(position("natgw-ruleset.service"));
         if (ha) expect(position("keepalived.service")).toBeGreaterThan(position("natgw-forwarding.service"));
@@ -104,6 +109,17 @@ describe("cloud-init user-data", () => {
           expect(units).toEqual(expect.arrayContaining(["natgw-metrics.timer", "prometheus-node-exporter.service"]));
           expect(units, "the timer starts the metrics service").not.toContain("natgw-metrics.service");
         }
+      });
+
+      it.skipIf(missingTools("cloud-init"))("bootcmd carries the baseline byte for byte, to write it only when absent and load it", () => {
+        const document = decode(artifact.content, `${member}-bootcmd.yaml`);
+        const baseline = files.find((file) => file.path === `hosts/${member}/etc/natgw/baseline.nft`)!;
+        expect(document.bootcmd).toHaveLength(1);
+        const [shell, flags, script, name, content] = document.bootcmd![0]!;
+        expect([shell, flags, name]).toEqual(["sh", "-ec", "natgw-baseline"]);
+        expect(content).toBe(baseline.content);
+        expect(script).toContain("if [ ! -e /etc/natgw/baseline.nft ]; then");
+        expect(script).toContain("nft -f /etc/natgw/baseline.nft");
       });
 
       it("holds no secret: neither the API token nor cloud.json", () => {
@@ -149,7 +165,8 @@ describe("user-data size", () => {
     // Hashes do not compress: 67 KB of them in base64 cannot fit.
     const noise = Array.from({ length: 1500 }, (_, index) => createHash("sha256").update(String(index)).digest("base64")).join("\n");
     const huge = { path: "hosts/prod-egress-1/usr/local/lib/natgw/huge", role: "script", gateway: "prod-egress", member: member.name, fileMode: "0755", content: `${noise}\n` } as Artifact;
-    const result = cloudInitUserData(context, [huge]);
+    const baseline = emit(model).artifacts.find((artifact) => artifact.path === "hosts/prod-egress-1/etc/natgw/baseline.nft")!;
+    const result = cloudInitUserData(context, [baseline, huge]);
     expect(result.artifact).toBeNull();
     expect(result.diagnostics.map((d) => [d.code, d.severity, d.file])).toEqual([["NATGW801", "error", "hosts/prod-egress-1/cloud-init.yaml"]]);
     const [first] = result.diagnostics;
@@ -198,5 +215,66 @@ describe("encoding", () => {
       ["vrrp.service"],
     );
     expect(order).toEqual(["zz-early.service", "a-rules.service", "b-data.service", "c-metrics.timer", "vrrp.service"]);
+  });
+});
+
+/**
+ * The bootcmd as cloud-init runs it (its own shellify, then /bin/sh), in a network
+ * namespace and a private mount namespace where an overlay covers /etc: the
+ * script writes the real /etc/natgw/baseline.nft path, and nothing reaches this
+ * machine's /etc.
+ */
+const bootSkip = missingTools("cloud-init", "unshare", "nft", "ip") ?? (isRoot() ? undefined : "needs root for namespaces");
+
+describe.skipIf(bootSkip)("bootcmd at boot", () => {
+  const { member, artifact, files } = userData.find((entry) => entry.member === "prod-egress-1")!;
+  const baseline = files.find((file) => file.path === `hosts/${member}/etc/natgw/baseline.nft`)!;
+  let namespace: Namespace;
+  beforeAll(() => {
+    namespace = new Namespace();
+  });
+  afterAll(() => namespace?.remove());
+
+  /** Runs the bootcmd over an /etc where `prepare` ran first: the file's mode and text, and the tables loaded. */
+  function boot(name: string, prepare: string) {
+    const root = join(scratch, name);
+    const script = join(scratch, `${name}-bootcmd.sh`);
+    mkdirSync(root);
+    writeFileSync(script, bootcmdScript(artifact.content, scratch, `${name}-user-data.yaml`));
+    const steps = [
+      `mount -t tmpfs tmpfs ${root}`,
+      `mkdir ${root}/upper ${root}/work`,
+      `mount -t overlay overlay -o lowerdir=/etc,upperdir=${root}/upper,workdir=${root}/work /etc`,
+      prepare,
+      `sh ${script}`,
+      `stat -c %a /etc/natgw/baseline.nft >${root}/mode`,
+      `cp /etc/natgw/baseline.nft ${root}/baseline.nft`,
+      `nft list tables >${root}/tables`,
+      `nft list chain inet natgw_baseline input >${root}/input`,
+      `cp -r ${root}/mode ${root}/baseline.nft ${root}/tables ${root}/input ${scratch}/${name}-out/`,
+    ];
+    mkdirSync(join(scratch, `${name}-out`));
+    const result = namespace.exec("unshare", ["--mount", "--propagation", "private", "sh", "-ec", steps.join("\n")]);
+    const read = (file: string) => readFileSync(join(scratch, `${name}-out`, file), "utf8");
+    return { ...result, read };
+  }
+
+  it("first boot: writes the baseline file, 0644, byte for byte, and loads table inet natgw_baseline", () => {
+    const result = boot("first", "test ! -e /etc/natgw/baseline.nft");
+    expect(result.stderr).toBe("");
+    expect(result.status).toBe(0);
+    expect(result.read("mode")).toBe("644\n");
+    expect(result.read("baseline.nft")).toBe(baseline.content);
+    expect(result.read("tables")).toBe("table inet natgw_baseline\n");
+  });
+
+  it("a later boot keeps the file that is there (Terraform's push keeps it current) and loads that one", () => {
+    const pushed = "table inet natgw_baseline {\n\tchain input {\n\t\ttype filter hook input priority filter - 10; policy accept;\n\t}\n}\n";
+    const result = boot("later", `mkdir -p /etc/natgw && printf '%s' '${pushed}' >/etc/natgw/baseline.nft && chmod 0600 /etc/natgw/baseline.nft`);
+    expect(result.stderr).toBe("");
+    expect(result.status).toBe(0);
+    expect(result.read("mode")).toBe("600\n");
+    expect(result.read("baseline.nft")).toBe(pushed);
+    expect(result.read("input")).toContain("policy accept;");
   });
 });

@@ -1,7 +1,8 @@
 import { spawn } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Artifact } from "../../src/emit/artifact.js";
 import { buildExample, hostFiles } from "../support/artifacts.js";
@@ -41,7 +42,7 @@ const FAKE_COMMANDS: Record<string, string> = {
   nft: `echo "nft $*" >>"$FAKE/calls"
 [[ -e $FAKE/ruleset-loaded ]] || { echo "Error: No such file or directory" >&2; exit 1; }
 case "$*" in
-  "list tables inet") echo "table inet natgw" ;;
+  "list tables inet") printf '%s\n' "table inet natgw" "table inet natgw_baseline" ;;
   "-j list counters table inet natgw") echo '{"nftables": [{"metainfo": {"version": "1.0.6"}}, {"counter": {"family": "inet", "name": "egress", "table": "natgw", "packets": 10, "bytes": 1000}}, {"counter": {"family": "inet", "name": "drop_metadata", "table": "natgw", "packets": 2, "bytes": 120}}]}' ;;
   "-j list table inet natgw") echo '{"nftables": [{"table": {"family": "inet", "name": "natgw"}}, {"chain": {"family": "inet", "table": "natgw", "name": "postrouting", "type": "nat", "hook": "postrouting", "prio": 100, "policy": "accept"}}, {"rule": {"family": "inet", "table": "natgw", "chain": "postrouting", "expr": [{"counter": "egress"}, {"snat": {"family": "ip", "addr": "203.0.113.10"}}]}}]}' ;;
 esac`,
@@ -58,6 +59,7 @@ case "$*" in
   "-j link show" | "-j address show") echo "$LINKS" ;;
   "-j link show dev "*) jq -c --arg name "$5" '[.[] | select(.ifname == $name)]' <<<"$LINKS" ;;
   "-j route show default") echo '[{"dst": "default", "gateway": "172.31.1.1", "dev": "eth0"}]' ;;
+  "-j route show") jq -c '[{dst: "default", gateway: "172.31.1.1", dev: "eth0"}, {dst: .network.ipRange, gateway: "10.0.0.1", dev: "enp7s0"}]' "$NATGW_CONFIG" ;;
   *) echo "ip $*" >>"$FAKE/calls" ;;
 esac`,
   systemctl: `echo "systemctl $*" >>"$FAKE/calls"`,
@@ -90,8 +92,13 @@ function makeHost(example: string, member: string, endpoint: string, cloud: obje
   for (const [name, body] of Object.entries(FAKE_COMMANDS)) writeFileSync(join(bin, name), `#!/usr/bin/env bash\n${body}\n`, { mode: 0o755 });
   writeFileSync(join(fake, "ruleset-loaded"), "");
   writeFileSync(join(fake, "ip_forward"), "1\n");
+  // natgw-ctl reads some of /proc itself: a scratch one, whose ip_forward is the fake sysctl's.
+  mkdirSync(join(directory, "proc", "sys", "net", "ipv4"), { recursive: true });
+  symlinkSync(join(fake, "ip_forward"), join(directory, "proc", "sys", "net", "ipv4", "ip_forward"));
   writeFileSync(join(directory, "config.json"), artifactOf(artifacts, member, "/etc/natgw/config.json").content);
   writeFileSync(join(directory, "cloud.json"), JSON.stringify(cloud));
+  // No kernel settings to read back, unless a test gives the real file and a /proc/sys to match.
+  writeFileSync(join(directory, "90-natgw.conf"), "");
   writeFileSync(join(directory, "token"), `${TOKEN}\n`, { mode: 0o600 });
   const script = join(directory, "natgw-ctl");
   writeFileSync(script, artifactOf(artifacts, member, CTL).content, { mode: 0o755 });
@@ -101,6 +108,8 @@ function makeHost(example: string, member: string, endpoint: string, cloud: obje
     FAKE: fake,
     NATGW_CONFIG: join(directory, "config.json"),
     NATGW_CLOUD: join(directory, "cloud.json"),
+    NATGW_PROC_DIR: join(directory, "proc"),
+    NATGW_SYSCTL_FILE: join(directory, "90-natgw.conf"),
     NATGW_TOKEN_FILE: join(directory, "token"),
     NATGW_STATE_DIR: stateDir,
     NATGW_API_ENDPOINT: endpoint,
@@ -112,6 +121,43 @@ function makeHost(example: string, member: string, endpoint: string, cloud: obje
     NATGW_FAILOVER_WAIT_SECONDS: "1",
   };
   return { directory, fake, stateDir, env, script };
+}
+
+/**
+ * A process named keepalived standing in for keepalived's VRRP process: it runs
+ * `natgw-ctl notify STATE` as its child for each state written to it, as
+ * keepalived runs its notify script, and lives until stopped. natgw-ctl knows the
+ * keepalived that reported a state by its pid and start time.
+ */
+interface FakeKeepalived {
+  readonly pid: number;
+  notify(state: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+function startKeepalived(host: Host): FakeKeepalived {
+  const program = join(host.directory, "keepalived");
+  // #!/bin/bash, not env: the process keeps the name of the file it was started from.
+  writeFileSync(program, `#!/bin/bash\nwhile read -r state; do bash ${host.script} notify "$state" >/dev/null 2>&1; echo "notified $state $?"; done\n`, { mode: 0o755 });
+  const child = spawn(program, [], { env: host.env, stdio: ["pipe", "pipe", "inherit"] });
+  symlinkSync(`/proc/${child.pid}`, join(host.directory, "proc", String(child.pid)));
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const lines = createInterface({ input: child.stdout! });
+  const answers: string[] = [];
+  const waiting: Array<(line: string) => void> = [];
+  lines.on("line", (line) => (waiting.length > 0 ? waiting.shift()!(line) : answers.push(line)));
+  return {
+    pid: child.pid!,
+    notify: (state) => {
+      const answer = new Promise<string>((resolve) => (answers.length > 0 ? resolve(answers.shift()!) : waiting.push(resolve)));
+      child.stdin!.write(`${state}\n`);
+      return answer;
+    },
+    stop: async () => {
+      child.kill("SIGKILL");
+      await exited;
+    },
+  };
 }
 
 interface CtlResult {
@@ -228,8 +274,8 @@ describe.skipIf(toolsMissing)("natgw-ctl against a fake Hetzner Cloud API", () =
     await killed;
     // Stranded: the route is gone, nothing points 0.0.0.0/0 anywhere.
     expect(api.networks.get(4711)).toEqual([]);
-    writeFileSync(join(host.stateDir, "vrrp-state"), "MASTER\n");
-    const result = await ctl(host, ["reconcile", "--json"]);
+    const keepalived = startKeepalived(host);
+    const result = await keepalived.notify("MASTER").then(() => ctl(host, ["reconcile", "--json"])).finally(() => keepalived.stop());
     expect(result.status, result.stderr).toBe(0);
     expect(api.networks.get(4711)).toEqual([{ destination: "0.0.0.0/0", gateway: "10.0.1.2" }]);
     expect(api.floatingIPs.get(FLOATING_IP_ID)!.server).toBe(111);
@@ -238,6 +284,8 @@ describe.skipIf(toolsMissing)("natgw-ctl against a fake Hetzner Cloud API", () =
     const report = JSON.parse(result.stdout) as { ok: boolean; steps: Array<{ name: string; ok: boolean }> };
     expect(report.steps.map((step) => [step.name, step.ok])).toEqual([
       ["sysctl", true],
+      ["baseline", true],
+      ["watchdog", true],
       ["ruleset", true],
       ["vrrp", true],
       ["addresses", true],
@@ -245,6 +293,8 @@ describe.skipIf(toolsMissing)("natgw-ctl against a fake Hetzner Cloud API", () =
     ]);
     const calls = readFileSync(join(host.fake, "calls"), "utf8");
     expect(calls).toContain("sysctl --system");
+    expect(calls).toContain("systemctl restart natgw-baseline.service");
+    expect(calls).toContain("systemctl start natgw-watchdog.service");
     expect(calls).toContain("systemctl reload natgw-ruleset.service");
     // keepalived failed with the data plane at first boot; reconcile brings it back.
     expect(calls).toContain("systemctl start keepalived.service");
@@ -253,14 +303,13 @@ describe.skipIf(toolsMissing)("natgw-ctl against a fake Hetzner Cloud API", () =
 
   it("reconcile on the standby re-applies the host but leaves the API to the active member", async () => {
     writeFileSync(join(host.fake, "ip_forward"), "1\n");
-    mkdirSync(host.stateDir, { recursive: true });
-    writeFileSync(join(host.stateDir, "vrrp-state"), "BACKUP\n");
-    const result = await ctl(host, ["reconcile", "--json"]);
+    const keepalived = startKeepalived(host);
+    const result = await keepalived.notify("BACKUP").then(() => ctl(host, ["reconcile", "--json"])).finally(() => keepalived.stop());
     expect(result.status, result.stderr).toBe(0);
     expect(api.requests).toHaveLength(0);
     expect(JSON.parse(result.stdout)).toMatchObject({
       ok: true,
-      steps: [{}, {}, { name: "vrrp" }, {}, { name: "api", ok: true, detail: expect.stringMatching(/skipped/) }],
+      steps: [{}, {}, {}, {}, { name: "vrrp" }, {}, { name: "api", ok: true, detail: "skipped: prod-egress-1 is BACKUP; the active member owns the API end state" }],
     });
   });
 
@@ -282,15 +331,88 @@ describe.skipIf(toolsMissing)("natgw-ctl against a fake Hetzner Cloud API", () =
     expect(new Set(nftCalls)).toEqual(new Set(["nft list tables inet"]));
   });
 
-  it("notify BACKUP writes the state file and logs the change", async () => {
-    const result = await ctl(host, ["notify", "BACKUP"]);
-    expect(result.status, result.stderr).toBe(0);
-    expect(readFileSync(join(host.stateDir, "vrrp-state"), "utf8")).toBe("BACKUP\n");
-    expect(readFileSync(join(host.fake, "calls"), "utf8")).toMatch(/logger -t natgw-ctl -- prod-egress-1 is now BACKUP/);
-    const refused = await ctl(host, ["notify", "MASTER\nx"]);
-    expect(refused.status).not.toBe(0);
-    expect(readFileSync(join(host.stateDir, "vrrp-state"), "utf8")).toBe("BACKUP\n");
+  it("notify BACKUP records the state with keepalived's pid and start time, and logs the change", async () => {
+    const keepalived = startKeepalived(host);
+    try {
+      expect(await keepalived.notify("BACKUP")).toBe("notified BACKUP 0");
+      // Field 22 of /proc/PID/stat: the process's start time in clock ticks since boot.
+      const start = readFileSync(`/proc/${keepalived.pid}/stat`, "utf8").replace(/^.*\) /s, "").split(" ")[19];
+      expect(readFileSync(join(host.stateDir, "vrrp-state"), "utf8")).toBe(`BACKUP ${keepalived.pid} ${start}\n`);
+      expect(readFileSync(join(host.fake, "calls"), "utf8")).toMatch(/logger -t natgw-ctl -- prod-egress-1 is now BACKUP/);
+      const refused = await ctl(host, ["notify", "MASTER\nx"]);
+      expect(refused.status).not.toBe(0);
+      expect(readFileSync(join(host.stateDir, "vrrp-state"), "utf8")).toBe(`BACKUP ${keepalived.pid} ${start}\n`);
+      expect(api.requests).toHaveLength(0);
+    } finally {
+      await keepalived.stop();
+    }
+  });
+
+  it("role is the recorded state while the keepalived that recorded it runs, unknown once it is gone", async () => {
+    const keepalived = startKeepalived(host);
+    try {
+      expect((await ctl(host, ["role"])).stdout, "nothing recorded yet").toBe("unknown\n");
+      expect(await keepalived.notify("MASTER")).toBe("notified MASTER 0");
+      const role = await ctl(host, ["role"]);
+      expect(role.status, role.stderr).toBe(0);
+      expect(role.stdout).toBe("MASTER\n");
+      expect(JSON.parse((await ctl(host, ["status", "--json"])).stdout)).toMatchObject({ member: { role: "MASTER" } });
+    } finally {
+      await keepalived.stop();
+    }
+    // A crashed keepalived's last state is stale: the restarted one starts as BACKUP.
+    expect((await ctl(host, ["role"])).stdout).toBe("unknown\n");
+    expect(JSON.parse((await ctl(host, ["status", "--json"])).stdout)).toMatchObject({ member: { role: "unknown" } });
     expect(api.requests).toHaveLength(0);
+  });
+
+  it("role is unknown when the recorded pid now belongs to another process, or when no keepalived reported the state", async () => {
+    const keepalived = startKeepalived(host);
+    try {
+      expect(await keepalived.notify("MASTER")).toBe("notified MASTER 0");
+      const [state, pid, start] = readFileSync(join(host.stateDir, "vrrp-state"), "utf8").trim().split(" ");
+      // The same pid, another start time: the kernel gave the pid to a new process.
+      writeFileSync(join(host.stateDir, "vrrp-state"), `${state} ${pid} ${Number(start) - 1}\n`);
+      expect((await ctl(host, ["role"])).stdout).toBe("unknown\n");
+      // A state recorded while no keepalived ran never counts.
+      writeFileSync(join(host.stateDir, "vrrp-state"), "MASTER\n");
+      expect((await ctl(host, ["role"])).stdout).toBe("unknown\n");
+      // Nor one reported by anything but keepalived: the process that ran notify is no keepalived.
+      const direct = await ctl(host, ["notify", "MASTER"]);
+      expect(direct.status, direct.stderr).toBe(0);
+      expect(readFileSync(join(host.stateDir, "vrrp-state"), "utf8")).toBe("MASTER \n");
+      expect((await ctl(host, ["role"])).stdout).toBe("unknown\n");
+    } finally {
+      await keepalived.stop();
+    }
+  });
+
+  it("reconcile's sysctl step names each key of the sysctl file the kernel does not have, and stays ok", async () => {
+    const sysctlFile = join(host.directory, "90-natgw.conf");
+    writeFileSync(sysctlFile, artifactOf(buildExample("ha"), "prod-egress-1", "/etc/sysctl.d/90-natgw.conf").content);
+    const settings = readFileSync(sysctlFile, "utf8").split("\n").filter((line) => /^[a-z]/.test(line)).map((line) => line.split(" = ") as [string, string]);
+    expect(settings.map(([key]) => key)).toContain("net.netfilter.nf_conntrack_max");
+    /** /proc/sys as the kernel shows it: several numbers separated by tabs. */
+    const fabricate = (overrides: Record<string, string>) => {
+      for (const [key, value] of settings) {
+        const path = join(host.directory, "proc", "sys", ...key.split("."));
+        mkdirSync(join(path, ".."), { recursive: true });
+        writeFileSync(path, `${(overrides[key] ?? value).replace(/ /g, "\t")}\n`);
+      }
+    };
+    host.env.NATGW_PROC_DIR = join(host.directory, "proc");
+    host.env.NATGW_SYSCTL_FILE = sysctlFile;
+    fabricate({ "net.netfilter.nf_conntrack_max": "65536" });
+    const step = async () => {
+      const result = await ctl(host, ["reconcile", "--json"]);
+      expect(result.status, result.stderr).toBe(0);
+      return (JSON.parse(result.stdout) as { steps: Array<{ name: string; ok: boolean; detail: string }> }).steps[0];
+    };
+    expect(await step()).toEqual({ name: "sysctl", ok: true, detail: `${sysctlFile} applied, but not in effect: net.netfilter.nf_conntrack_max is 65536, not 2097152` });
+    expect(readFileSync(join(host.fake, "calls"), "utf8")).toContain("logger -t natgw-ctl -- kernel settings not in effect on prod-egress-1: net.netfilter.nf_conntrack_max is 65536, not 2097152\n");
+    fabricate({});
+    expect(await step()).toEqual({ name: "sysctl", ok: true, detail: `${sysctlFile} in effect` });
+    expect(api.requests, "the role is unknown here: the API is left alone").toHaveLength(0);
   });
 
   it("failover takes this member out through its health check until --clear", async () => {
@@ -304,10 +426,11 @@ describe.skipIf(toolsMissing)("natgw-ctl against a fake Hetzner Cloud API", () =
   });
 
   it("status --json reports role, owners as last verified, health and security defaults", async () => {
-    await ctl(host, ["notify", "MASTER"]);
+    const keepalived = startKeepalived(host);
+    await keepalived.notify("MASTER");
     expect((await ctl(host, ["takeover"])).status).toBe(0);
     const requestsBefore = api.requests.length;
-    const result = await ctl(host, ["status", "--json"]);
+    const result = await ctl(host, ["status", "--json"]).finally(() => keepalived.stop());
     expect(result.status, result.stderr).toBe(0);
     expect(api.requests.length).toBe(requestsBefore);
     const status = JSON.parse(result.stdout) as Record<string, unknown>;
@@ -375,7 +498,7 @@ describe.skipIf(toolsMissing)("natgw-ctl in Single mode", () => {
     expect(result.status, result.stderr).toBe(0);
     expect(api.floatingIPs.get(777)!.server).toBe(333);
     expect(api.networks.get(9001)).toEqual([{ destination: "0.0.0.0/0", gateway: "10.1.0.254" }]);
-    expect(result.stdout).toMatch(/^steps\.3\.name = api$/m);
+    expect(result.stdout).toMatch(/^steps\.5\.name = api$/m);
     const status = JSON.parse((await ctl(host, ["status", "--json"])).stdout) as { member: { role: string }; peer: unknown };
     expect(status.member.role).toBe("active");
     expect(status.peer).toBeNull();
@@ -408,6 +531,12 @@ describe.skipIf(toolsMissing)("natgw-ctl in Single mode", () => {
     }
   });
 
+  it("role is always active: the only member runs no keepalived", async () => {
+    const result = await ctl(host, ["role"]);
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stdout).toBe("active\n");
+  });
+
   it("failover refuses: there is no standby", async () => {
     const result = await ctl(host, ["failover"]);
     expect(result.status).not.toBe(0);
@@ -429,6 +558,8 @@ describe.skipIf(namespaceMissing)("natgw-ctl health and diag with the real tools
   beforeAll(() => {
     namespace = new Namespace(["ens10", "eth0"]);
     host = makeHost("ha", "prod-egress-2", "http://127.0.0.1:9/v1", prodCloud);
+    // The namespace's own /proc/sys/net: forwarding as the kernel has it.
+    delete host.env.NATGW_PROC_DIR;
     // Only the fake logger stays on PATH: keepalived's notifications are not for this host's journal.
     host.env.PATH = `${join(host.directory, "bin-logger")}:/usr/sbin:/usr/bin:/sbin:/bin`;
     mkdirSync(join(host.directory, "bin-logger"));
@@ -437,6 +568,10 @@ describe.skipIf(namespaceMissing)("natgw-ctl health and diag with the real tools
       expect(namespace.exec("ip", ["link", "set", name, "address", mac]).status).toBe(0);
     }
     expect(namespace.exec("ip", ["address", "add", "10.0.1.3/32", "dev", "ens10"]).status).toBe(0);
+    // As Hetzner's DHCP sets them: the network's range via its router, on the private NIC.
+    expect(namespace.exec("ip", ["route", "add", "10.0.0.1", "dev", "ens10"]).status).toBe(0);
+    expect(namespace.exec("ip", ["route", "add", "10.0.0.0/16", "via", "10.0.0.1", "dev", "ens10"]).status).toBe(0);
+    expect(namespace.exec("nft", ["-f", "-"], artifactOf(buildExample("ha"), "prod-egress-2", "/etc/natgw/baseline.nft").content).status).toBe(0);
     const ruleset = `table inet natgw {
   counter egress {}
   counter drop_metadata {}
@@ -466,13 +601,55 @@ describe.skipIf(namespaceMissing)("natgw-ctl health and diag with the real tools
     expect(healthy.status, healthy.stdout + healthy.stderr).toBe(0);
     expect(JSON.parse(healthy.stdout)).toMatchObject({
       ok: true,
-      checks: [{ name: "ruleset" }, { name: "forwarding" }, { name: "privateInterface", detail: "private interface ens10 up" }, { name: "publicInterface", detail: "public interface eth0 up" }, { name: "handover" }],
+      checks: [
+        { name: "ruleset" },
+        { name: "baseline" },
+        { name: "privateRoutes", detail: "route to 10.0.0.0/16 on the private interface" },
+        { name: "forwarding" },
+        { name: "privateInterface", detail: "private interface ens10 up" },
+        { name: "publicInterface", detail: "public interface eth0 up" },
+        { name: "handover" },
+      ],
     });
     expect(namespace.exec("nft", ["delete", "table", "inet", "natgw"]).status).toBe(0);
     const unhealthy = ctlInNamespace(["health"]);
     expect(unhealthy.status).toBe(1);
     expect(unhealthy.stdout).toMatch(/^unhealthy: ruleset expects table inet natgw loaded$/m);
     expect(namespace.exec("nft", ["-f", "-"], "table inet natgw {\n  counter egress {}\n}\n").status).toBe(0);
+  });
+
+  /** The names of the checks that fail. */
+  function failing(): string[] {
+    const result = ctlInNamespace(["health", "--json"]);
+    const report = JSON.parse(result.stdout) as { ok: boolean; checks: Array<{ name: string; ok: boolean }> };
+    expect(result.status, result.stderr).toBe(report.ok ? 0 : 1);
+    return report.checks.filter((check) => !check.ok).map((check) => check.name);
+  }
+
+  it("health fails on privateRoutes without the route to the network's range on the private interface", () => {
+    expect(failing()).toEqual([]);
+    expect(namespace.exec("ip", ["route", "del", "10.0.0.0/16"]).status).toBe(0);
+    try {
+      expect(failing()).toEqual(["privateRoutes"]);
+      // A route to the range on another interface does not count.
+      expect(namespace.exec("ip", ["route", "add", "10.0.0.0/16", "dev", "eth0"]).status).toBe(0);
+      expect(failing()).toEqual(["privateRoutes"]);
+      expect(namespace.exec("ip", ["route", "del", "10.0.0.0/16", "dev", "eth0"]).status).toBe(0);
+    } finally {
+      namespace.exec("ip", ["route", "add", "10.0.0.0/16", "via", "10.0.0.1", "dev", "ens10"]);
+    }
+    expect(failing()).toEqual([]);
+  });
+
+  it("health fails on baseline without table inet natgw_baseline", () => {
+    expect(namespace.exec("nft", ["delete", "table", "inet", "natgw_baseline"]).status).toBe(0);
+    try {
+      expect(failing()).toEqual(["baseline"]);
+      expect(ctlInNamespace(["health"]).stdout).toMatch(/^unhealthy: baseline expects table inet natgw_baseline loaded$/m);
+    } finally {
+      expect(namespace.exec("nft", ["-f", "-"], artifactOf(buildExample("ha"), "prod-egress-2", "/etc/natgw/baseline.nft").content).status).toBe(0);
+    }
+    expect(failing()).toEqual([]);
   });
 
   it("diag reads interfaces, the NAT rules and counters as the real tools print them", () => {

@@ -29,6 +29,8 @@ const COUNTERS = {
       ["drop_metadata", 3, 180],
       ["drop_smtp", 2, 120],
       ["drop_not_source", 1, 60],
+      ["drop_invalid", 5, 200],
+      ["drop_unnatted", 4, 160],
     ].map(([name, packets, bytes], handle) => ({ counter: { family: "inet", name, table: "natgw", handle, packets, bytes } })),
   ],
 };
@@ -63,7 +65,8 @@ function scratchHost(name: string, options: { rulesetLoaded: boolean; vrrpState?
   writeFileSync(join(procSys, "net/ipv4/ip_forward"), options.rulesetLoaded ? "1\n" : "0\n");
   const state = join(root, "state");
   mkdirSync(state, { recursive: true });
-  if (options.vrrpState !== undefined) writeFileSync(join(state, "vrrp-state"), options.vrrpState);
+  // natgw-ctl tells the role: the state keepalived reported while it still runs, else unknown.
+  writeExecutable(join(bin, "natgw-ctl"), `#!/bin/sh\n[ "$*" = role ] || exit 2\necho ${(options.vrrpState ?? "unknown").trim()}\n`);
   if (options.takeovers !== undefined) writeFileSync(join(state, "takeovers.log"), options.takeovers);
   const textfile = join(root, "textfile");
   const env = {
@@ -72,6 +75,7 @@ function scratchHost(name: string, options: { rulesetLoaded: boolean; vrrpState?
     NATGW_TEXTFILE_DIR: textfile,
     NATGW_STATE_DIR: state,
     NATGW_PROC_SYS_DIR: procSys,
+    NATGW_CTL: join(bin, "natgw-ctl"),
   };
   return { root, textfile, env };
 }
@@ -158,12 +162,16 @@ describe.skipIf(missingTools("bash", "jq"))("the metrics script", () => {
       natgw_return_bytes_total: 64000,
       natgw_nat_packets_total: 7,
       natgw_nat_bytes_total: 700,
+      'natgw_dropped_packets_total{reason="invalid"}': 5,
       'natgw_dropped_packets_total{reason="metadata"}': 3,
       'natgw_dropped_packets_total{reason="not_source"}': 1,
       'natgw_dropped_packets_total{reason="smtp"}': 2,
+      'natgw_dropped_packets_total{reason="unnatted"}': 4,
+      'natgw_dropped_bytes_total{reason="invalid"}': 200,
       'natgw_dropped_bytes_total{reason="metadata"}': 180,
       'natgw_dropped_bytes_total{reason="not_source"}': 60,
       'natgw_dropped_bytes_total{reason="smtp"}': 120,
+      'natgw_dropped_bytes_total{reason="unnatted"}': 160,
       natgw_forwarding_enabled: 1,
       natgw_conntrack_entries: 1234,
       natgw_conntrack_limit: 262144,
@@ -197,6 +205,18 @@ describe.skipIf(missingTools("bash", "jq"))("the metrics script", () => {
     expect([...samples.keys()].filter((key) => /egress|return|nat_|dropped/.test(key))).toEqual([]);
     expect(samples.get('natgw_vrrp_state{state="FAULT"}')).toBe(1);
     expect(samples.get('natgw_takeovers_total{result="ok"}')).toBe(0);
+  });
+
+  it("sets no VRRP state while natgw-ctl cannot tell the role (keepalived crashed or not yet reported)", () => {
+    for (const vrrpState of ["unknown", undefined]) {
+      const host = scratchHost(`role-${vrrpState ?? "none"}`, { rulesetLoaded: true, vrrpState });
+      const result = runScript(ha, host.env, host.root);
+      expect(result.status, result.stderr).toBe(0);
+      const samples = parseExposition(readFileSync(join(host.textfile, "natgw.prom"), "utf8"));
+      const states = [...samples].filter(([key]) => key.startsWith("natgw_vrrp_state"));
+      expect(states.map(([key]) => key)).toEqual(["BACKUP", "FAULT", "MASTER", "STOP"].map((state) => `natgw_vrrp_state{state="${state}"}`));
+      expect(states.every(([, value]) => value === 0)).toBe(true);
+    }
   });
 
   it("has no VRRP state in Single mode, where keepalived does not run", () => {

@@ -12,6 +12,8 @@ const RULESET_UNIT = "/etc/systemd/system/natgw-ruleset.service";
 const FORWARDING_UNIT = "/etc/systemd/system/natgw-forwarding.service";
 const KEEPALIVED_DROP_IN = "/etc/systemd/system/keepalived.service.d/natgw.conf";
 const KEEPALIVED_CONF = "/etc/keepalived/keepalived.conf";
+const BASELINE_UNIT = "/etc/systemd/system/natgw-baseline.service";
+const WATCHDOG_UNIT = "/etc/systemd/system/natgw-watchdog.service";
 
 /**
  * Every member's files by their path on the host. Straight from the host
@@ -73,7 +75,8 @@ describe("boot order: ruleset, then forwarding, then keepalived", () => {
       expect(setting("Service", "ExecReload")).toEqual(["/usr/local/lib/natgw/ruleset-runtime", "/usr/sbin/nft -f /etc/natgw/ruleset.nft"]);
       expect(setting("Service", "ExecReload").join("\n")).not.toMatch(/systemctl|delete|flush|stop|restart/);
       expect(setting("Service", "ExecStop")).toEqual(['/usr/sbin/nft "add table inet natgw; delete table inet natgw"']);
-      expect(setting("Unit", "After")).toEqual(["network-online.target", "nftables.service"]);
+      expect(setting("Unit", "After")).toEqual(["network-online.target natgw-baseline.service", "nftables.service"]);
+      expect(setting("Unit", "Wants")).toEqual(["network-online.target natgw-baseline.service"]);
       expect(setting("Unit", "Before")).toEqual(["ssh.service"]);
       expect(setting("Install", "WantedBy")).toEqual(["multi-user.target"]);
     });
@@ -89,11 +92,45 @@ describe("boot order: ruleset, then forwarding, then keepalived", () => {
     });
   }
 
+  for (const member of members) {
+    it(`${member.name}: the baseline loads before the network, after nftables.service's flush, and nothing stops it`, () => {
+      const setting = unit(member, BASELINE_UNIT);
+      expect(setting("Unit", "DefaultDependencies")).toEqual(["no"]);
+      expect(setting("Unit", "Wants")).toEqual(["network-pre.target"]);
+      expect(setting("Unit", "Before")).toEqual(["network-pre.target natgw-ruleset.service ssh.service", "shutdown.target"]);
+      expect(setting("Unit", "After")).toEqual(["local-fs.target nftables.service"]);
+      expect(setting("Service", "Type")).toEqual(["oneshot"]);
+      expect(setting("Service", "RemainAfterExit")).toEqual(["yes"]);
+      expect(setting("Service", "ExecStart")).toEqual(["/usr/sbin/nft -f /etc/natgw/baseline.nft"]);
+      expect(setting("Service", "ExecStop"), "stopping the unit leaves the table").toEqual([]);
+      expect(setting("Install", "WantedBy")).toEqual(["sysinit.target"]);
+    });
+
+    it(`${member.name}: the watchdog runs always, restarted without limit, watching both tables`, () => {
+      const setting = unit(member, WATCHDOG_UNIT);
+      expect(setting("Unit", "After")).toEqual(["natgw-baseline.service"]);
+      expect(setting("Unit", "StartLimitIntervalSec")).toEqual(["0"]);
+      expect(setting("Service", "Restart")).toEqual(["always"]);
+      expect(setting("Service", "ExecStart")).toEqual([
+        "/usr/local/lib/natgw/watchdog --table 'inet natgw' --baseline-table 'inet natgw_baseline' --baseline-file /etc/natgw/baseline.nft --ruleset-unit natgw-ruleset.service --interval 1",
+      ]);
+      expect(member.files.get("/usr/local/lib/natgw/watchdog")).toMatchObject({ role: "script", fileMode: "0755" });
+      expect(setting("Install", "WantedBy")).toEqual(["multi-user.target"]);
+    });
+  }
+
   for (const member of haMembers) {
     it(`${member.name}: keepalived requires forwarding, so a member without a data plane never becomes MASTER`, () => {
       const setting = unit(member, KEEPALIVED_DROP_IN);
       for (const key of ["Requires", "After", "BindsTo"]) expect(setting("Unit", key), key).toEqual(["natgw-forwarding.service"]);
       expect(setting("Service", "ExecStartPre")).toHaveLength(1);
+    });
+
+    it(`${member.name}: a crashed keepalived comes back after a second, without a start limit`, () => {
+      const setting = unit(member, KEEPALIVED_DROP_IN);
+      expect(setting("Service", "Restart")).toEqual(["on-failure"]);
+      expect(setting("Service", "RestartSec")).toEqual(["1"]);
+      expect(setting("Unit", "StartLimitIntervalSec")).toEqual(["0"]);
     });
   }
 
@@ -120,14 +157,14 @@ describe.skipIf(verifySkip)("systemd-analyze verify", () => {
   afterAll(() => rmSync(staging, { recursive: true, force: true }));
 
   function verify(member: (typeof members)[number], leaveOut: string | null = null) {
-    const root = join(staging, `${member.name}${leaveOut ? "-partial" : ""}`);
+    const root = join(staging, `${member.name}${leaveOut ? `-without${leaveOut.replace(/\//g, "-")}` : ""}`);
     for (const [hostPath, file] of member.files) {
       if (hostPath === leaveOut || !/^\/(etc\/systemd\/system|usr\/local)\//.test(hostPath)) continue;
       mkdirSync(dirname(join(root, hostPath)), { recursive: true });
       writeFileSync(join(root, hostPath), file.content);
       chmodSync(join(root, hostPath), Number.parseInt(file.fileMode, 8));
     }
-    const units = [RULESET_UNIT, FORWARDING_UNIT, ...(member.files.has(KEEPALIVED_DROP_IN) ? ["/lib/systemd/system/keepalived.service"] : [])];
+    const units = [BASELINE_UNIT, WATCHDOG_UNIT, RULESET_UNIT, FORWARDING_UNIT, ...(member.files.has(KEEPALIVED_DROP_IN) ? ["/lib/systemd/system/keepalived.service"] : [])];
     const script = [
       "mount -t tmpfs -o mode=0755 tmpfs /etc/systemd/system",
       "mount -t tmpfs -o mode=0755 tmpfs /usr/local",
@@ -145,6 +182,12 @@ describe.skipIf(verifySkip)("systemd-analyze verify", () => {
       expect(result.status).toBe(0);
     });
   }
+
+  it("the check has teeth: the watchdog unit without its program fails", () => {
+    const result = verify(members[0]!, "/usr/local/lib/natgw/watchdog");
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain("/usr/local/lib/natgw/watchdog is not executable");
+  });
 
   it("the check has teeth: a unit whose ExecStartPre script is not shipped fails", () => {
     const result = verify(members[0]!, "/usr/local/lib/natgw/ruleset-runtime");

@@ -1,14 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { INTERNET, Lab, labSkipReason, waitFor, type Host, type Member } from "./lab.js";
 import { stopAndCheck } from "./suite.js";
-import { failoverTable, measureFailover, Prober, tcpEcho, type Failover } from "./traffic.js";
+import { failoverTable, Flows, measureFailover, Prober, strayTcpSegments, strayTcpStream, tcpEcho, type Failover } from "./traffic.js";
 
 /**
  * examples/ha.yaml in the lab: two members with keepalived, the floating IP
  * 192.0.2.10 and the route 0.0.0.0/0 moved by the emulated API. A worker
- * (10.0.2.5) probes the internet throughout; each failure is measured from the
- * moment it happens to the first answer through the new active member, and the
- * figures are printed (the goal for a hard failure is under 3 s).
+ * (10.0.2.5) probes the internet throughout, keeps one TCP connection and one UDP
+ * flow open across every failover, and sends TCP segments of no connection (FIN,
+ * RST, SYN+FIN); each failure is measured from the moment it happens to the first
+ * answer through the new active member, and the figures are printed. At the end,
+ * the internet has seen no private source address.
  */
 const skip = labSkipReason();
 
@@ -16,6 +18,7 @@ describe.skipIf(skip)("lab: examples/ha.yaml failover", () => {
   let lab: Lab;
   let worker: Host;
   let prober: Prober;
+  let flows: Flows;
   let first: Member;
   let second: Member;
   const failovers: Failover[] = [];
@@ -29,6 +32,10 @@ describe.skipIf(skip)("lab: examples/ha.yaml failover", () => {
     // Member 1 has the higher priority: it wins the first election.
     expect(active).toBe(first);
     prober = await Prober.start(lab, worker);
+    flows = await Flows.start(lab, worker);
+    // FINs, RSTs and SYN+FINs of no connection, all through every failover: the
+    // new MASTER has no state for them either, and none may leave unNATed.
+    strayTcpStream(lab, worker, INTERNET.echo, 443);
   });
 
   afterAll(() => {
@@ -52,13 +59,22 @@ describe.skipIf(skip)("lab: examples/ha.yaml failover", () => {
     expect(status.routes.map((route) => route.owner)).toEqual([member.name]);
   }
 
-  it("the active member's keepalived killed with SIGKILL: the standby takes over", async () => {
+  it("the active member's keepalived killed with SIGKILL: the standby takes over; the crashed member never claims MASTER and restarts by itself", async () => {
+    let roleAfterCrash = "";
+    let reconcileAfterCrash: { steps: { name: string; ok: boolean; detail: string }[] } | null = null;
     const failover = await measureFailover(lab, prober, "keepalived killed (SIGKILL)", second, () => {
       first.crashKeepalived();
+      roleAfterCrash = first.vrrpState();
+      // Its state file still says MASTER: a reconcile must not act on it.
+      reconcileAfterCrash = first.json("reconcile");
     });
     failovers.push(failover);
+    expect(roleAfterCrash, "the role of a member whose keepalived died").not.toBe("MASTER");
+    expect(reconcileAfterCrash!.steps.find((step) => step.name === "api")?.detail).toMatch(/^skipped: /);
     await expectEgressThrough(second, failover);
-    await rejoin(first);
+    // No manual step: keepalived comes back (Restart=on-failure) and rejoins as BACKUP.
+    await waitFor(`${first.name} to come back as BACKUP by itself`, 15_000, () => first.vrrpState() === "BACKUP");
+    expect(second.vrrpState()).toBe("MASTER");
   });
 
   it("the active member's keepalived stopped gracefully: the standby takes over at once", async () => {
@@ -121,6 +137,23 @@ describe.skipIf(skip)("lab: examples/ha.yaml failover", () => {
     expect(await lab.settled()).toBe(second);
     expect(tcpEcho(worker, INTERNET.echo, 443)?.address).toBe("192.0.2.10");
     await rejoin(first);
+  });
+
+  it("established connections survive every failover: the same TCP connection and UDP flow, the same egress IP and port", async () => {
+    const now = Date.now();
+    await flows.answeredAfter(now);
+    expect(flows.tcpEvents(), "the TCP connection was never closed or reset").toEqual([]);
+    expect(flows.mappings("tcp"), "one mapping for the TCP connection throughout").toHaveLength(1);
+    expect(flows.mappings("udp"), "one mapping for the UDP flow throughout").toHaveLength(1);
+    expect(flows.mappings("tcp")[0]).toMatch(/^192\.0\.2\.10:/);
+  });
+
+  it("stray FIN, RST and SYN+FIN segments from a worker, sent all along, were dropped as invalid by whichever member was active", async () => {
+    const active = await lab.settled();
+    const dropped = active.counter("drop_invalid");
+    strayTcpSegments(worker, INTERNET.echo, 443);
+    expect(active.counter("drop_invalid")).toBeGreaterThanOrEqual(dropped + 3);
+    for (const member of lab.members) expect(member.counter("drop_invalid"), `${member.name} dropped invalid segments while active`).toBeGreaterThan(10);
   });
 
   it("natgw-ctl status, diag and health on both members report the real state", async () => {

@@ -69,9 +69,9 @@ export class Member extends Host {
     return JSON.parse(this.must(["/usr/local/sbin/natgw-ctl", ...args, "--json"])) as T;
   }
 
-  /** The VRRP state natgw-ctl notify recorded, or "" before the first. */
+  /** The role as natgw-ctl tells it: keepalived's live state, "unknown" while none runs. */
   vrrpState(): string {
-    return this.exec(["cat", "/var/lib/natgw/vrrp-state"]).stdout.trim();
+    return this.exec(["/usr/local/sbin/natgw-ctl", "role"]).stdout.trim();
   }
 
   /** When natgw-ctl notify last recorded a state, in milliseconds since the epoch. */

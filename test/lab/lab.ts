@@ -56,7 +56,7 @@ export { listedNamespaces, namespacePids, running, waitFor } from "./processes.j
  */
 export function labSkipReason(): string | undefined {
   return (
-    missingTools("ip", "nft", "keepalived", "nsenter", "unshare", "openssl", "curl", "jq", "flock", "conntrack", "sysctl") ??
+    missingTools("ip", "nft", "keepalived", "nsenter", "unshare", "openssl", "curl", "jq", "flock", "conntrack", "sysctl", "hping3", "python3") ??
     (isRoot() ? undefined : "the network lab needs root for network namespaces")
   );
 }
@@ -71,7 +71,9 @@ export const INTERNET = {
   link: "192.0.2.2",
   /** The addresses policies of the examples send to, also answered by the echo service. */
   destinations: ["203.0.113.5", "203.0.113.200", "198.51.100.130"],
-  tcpPorts: [25, 80, 443],
+  tcpPorts: [7, 25, 80, 443],
+  /** The echo service's port whose connections stay open (programs/echo.ts). */
+  streamPort: 7,
   udpPorts: [53, 443],
 } as const;
 
@@ -324,22 +326,47 @@ export class Lab {
   }
 
   /**
-   * First boot, as cloud-init runs the member's user-data: its write_files into
-   * place (gz+b64 unpacked), then its runcmd; returns each command's result.
+   * First boot, as cloud-init runs the member's user-data: its bootcmd, its
+   * write_files into place (gz+b64 unpacked), then its runcmd; returns each
+   * command's result.
    */
   boot(member: Member): BootResult[] {
     const cloudInit = parse(readFileSync(join(this.directory, "build", "hosts", member.name, "cloud-init.yaml"), "utf8")) as {
+      bootcmd: string[][];
       write_files: { path: string; permissions: string; encoding?: string; content: string }[];
       runcmd: string[][];
     };
+    const run = (command: string[]) => {
+      const result = member.exec(command);
+      return { command, status: result.status, stderr: result.stderr };
+    };
+    const boots = cloudInit.bootcmd.map(run);
     for (const file of cloudInit.write_files) {
       const content = file.encoding === "gz+b64" ? gunzipSync(Buffer.from(file.content, "base64")).toString("utf8") : file.content;
       placeFile(member, file.path, file.permissions, content);
     }
-    return cloudInit.runcmd.map((command) => {
-      const result = member.exec(command);
-      return { command, status: result.status, stderr: result.stderr };
-    });
+    return [...boots, ...cloudInit.runcmd.map(run)];
+  }
+
+  /**
+   * A later boot of a member that was deployed: every process of its units gone
+   * and its tables with them (as after a power cut), then the enabled units
+   * started in the order cloud-init's runcmd enables them, as systemd would.
+   */
+  reboot(member: Member): BootResult[] {
+    for (const unit of ["keepalived.service", "natgw-watchdog.service", "natgw-forwarding.service", "natgw-ruleset.service", "natgw-baseline.service"]) {
+      member.exec(["systemctl", "stop", unit]);
+    }
+    member.must(["nft", "flush", "ruleset"]);
+    member.must(["sysctl", "-qw", "net.ipv4.ip_forward=0"]);
+    const cloudInit = parse(readFileSync(join(this.directory, "build", "hosts", member.name, "cloud-init.yaml"), "utf8")) as { runcmd: string[][] };
+    return cloudInit.runcmd
+      .filter((command) => command[0] === "systemctl" && command[1] === "enable")
+      .map((command) => {
+        const start = ["systemctl", "start", command.at(-1)!];
+        const result = member.exec(start);
+        return { command: start, status: result.status, stderr: result.stderr };
+      });
   }
 
   /**
@@ -449,6 +476,13 @@ export class Lab {
     });
   }
 
+  /** Runs a command in a namespace in the background, output discarded, until the lab stops. */
+  background(host: Host, argv: readonly string[]): ChildProcess {
+    const child = host.spawn(["sh", "-c", 'exec "$@" >/dev/null 2>&1', "background", ...argv]);
+    this.children.push(child);
+    return child;
+  }
+
   /** The lab's programs, bundled once per lab so each starts as plain JavaScript. */
   get programs(): string {
     return join(this.directory, "bin");
@@ -458,7 +492,7 @@ export class Lab {
     const bin = this.programs;
     const programs = join(ROOT, "test/lab/programs");
     buildSync({
-      entryPoints: ["systemctl", "cloud", "echo", "prober"].map((name) => join(programs, `${name}.ts`)),
+      entryPoints: ["systemctl", "cloud", "echo", "prober", "flows"].map((name) => join(programs, `${name}.ts`)),
       outdir: bin,
       outExtension: { ".js": ".mjs" },
       bundle: true,
@@ -467,6 +501,7 @@ export class Lab {
       target: "node20",
       logLevel: "error",
     });
+    cpSync(join(programs, "reaper.py"), join(bin, "reaper.py"));
     writeFileSync(join(bin, "systemctl"), `#!/bin/sh\nexec ${process.execPath} ${join(bin, "systemctl.mjs")} "$@"\n`);
     chmodSync(join(bin, "systemctl"), 0o755);
     return bin;

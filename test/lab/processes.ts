@@ -85,13 +85,4 @@ export function removeAbandonedLabs(): void {
   for (const entry of readdirSync(tmpdir())) if (abandoned(entry)) rmSync(join(tmpdir(), entry), { recursive: true, force: true });
 }
 
-/** Polls `check` until it returns a value; fails after timeoutMs, saying what it waited for. */
-export async function waitFor<T>(what: string, timeoutMs: number, check: () => T | undefined | Promise<T | undefined>, intervalMs = 20): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolvePromise) => setTimeout(resolvePromise, intervalMs));
-  }
-}
+export { waitFor } from "../support/wait.js";

@@ -2,16 +2,22 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { INTERNET, Lab, labSkipReason, type Member, type Host, type RunResult } from "./lab.js";
+import { INTERNET, Lab, labSkipReason, waitFor, type Member, type Host, type RunResult } from "./lab.js";
 import { stopAndCheck } from "./suite.js";
-import { tcpEcho, udpEcho } from "./traffic.js";
+import { strayTcpSegments, tcpEcho, tcpEchoFrom, udpEcho } from "./traffic.js";
 
 /**
  * examples/single.yaml in the lab: one member, first boot before Terraform's push
  * (fail closed), then egress, the security defaults, what natgw-ctl reports and
- * the metrics. Its worker is 10.1.0.50; the member's floating IP is 192.0.2.10.
+ * the metrics, and the member closed in every state after that: the ruleset
+ * stopped, the tables flushed, a boot whose ruleset cannot load. Its worker is
+ * 10.1.0.50; the member's floating IP is 192.0.2.10; SSH is allowed from
+ * 198.51.100.7 only, an address the internet namespace also holds.
  */
 const skip = labSkipReason();
+const SSH_ALLOWED = "198.51.100.7";
+const SSH_PORT = 22;
+const OTHER_PORT = 8080;
 
 describe.skipIf(skip)("lab: examples/single.yaml", () => {
   let lab: Lab;
@@ -21,15 +27,37 @@ describe.skipIf(skip)("lab: examples/single.yaml", () => {
   let push: RunResult;
 
   beforeAll(async () => {
-    lab = await Lab.create({ specs: ["examples/single.yaml"], workers: { worker: "10.1.0.50" } });
+    lab = await Lab.create({ specs: ["examples/single.yaml"], workers: { worker: "10.1.0.50" }, internetAddresses: [SSH_ALLOWED] });
     member = lab.members[0]!;
     worker = lab.worker("worker");
     boot = lab.boot(member);
+    // Stand-ins for sshd and for anything else that listens on the member.
+    await lab.startProgram(member, "echo", [member.publicIp, `${SSH_PORT},${OTHER_PORT}`, ""]);
   });
 
   afterAll(() => stopAndCheck(lab));
 
   const forwarding = () => member.must(["sysctl", "-n", "net.ipv4.ip_forward"]).trim();
+  const tables = () => member.must(["nft", "list", "tables"]);
+
+  /** What the internet reaches on the member: SSH from the allowed address and from another, any other port. */
+  function reachable() {
+    return {
+      sshFromAllowed: tcpEchoFrom(lab.internet, SSH_ALLOWED, member.publicIp, SSH_PORT, 1) !== null,
+      sshFromElsewhere: tcpEcho(lab.internet, member.publicIp, SSH_PORT, 1) !== null,
+      otherPort: tcpEcho(lab.internet, member.publicIp, OTHER_PORT, 1) !== null,
+    };
+  }
+  const CLOSED = { sshFromAllowed: true, sshFromElsewhere: false, otherPort: false };
+
+  /** The worker's traffic gets nowhere, and the internet sees none of it. */
+  function noEgress(): void {
+    const before = lab.internetCounters();
+    expect(tcpEcho(worker, INTERNET.echo, 443, 1)).toBeNull();
+    expect(udpEcho(worker, INTERNET.echo, 53, 1)).toBeNull();
+    strayTcpSegments(worker, INTERNET.echo, 443);
+    expect(lab.internetCounters()).toEqual(before);
+  }
 
   it("fails closed at first boot: until Terraform's push the ruleset does not load and forwarding stays off", () => {
     const status = Object.fromEntries(boot.map((step) => [step.command.join(" "), step.status]));
@@ -38,22 +66,35 @@ describe.skipIf(skip)("lab: examples/single.yaml", () => {
     expect(boot.map((step) => step.stderr).join("")).toContain("cannot read /etc/natgw/config.json: Terraform pushes it after apply");
     expect(member.exec(["nft", "list", "table", "inet", "natgw"]).status).not.toBe(0);
     expect(forwarding()).toBe("0");
-
-    const before = lab.internetCounters();
-    expect(tcpEcho(worker, INTERNET.echo, 443, 1)).toBeNull();
-    expect(udpEcho(worker, INTERNET.echo, 53, 1)).toBeNull();
-    expect(lab.internetCounters()).toEqual(before);
+    noEgress();
   });
 
-  it("the observation has teeth: forwarding without the ruleset would show the worker's private address", () => {
-    const before = lab.internetCounters();
+  it("is closed before the push: the baseline from the user-data admits SSH from sshAllowedCIDRs only, nothing else", () => {
+    expect(tables()).toContain("table inet natgw_baseline");
+    expect(reachable()).toEqual(CLOSED);
+  });
+
+  it("the baseline alone forwards nothing, even with forwarding turned on by hand", () => {
     member.must(["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
     try {
+      noEgress();
+    } finally {
+      member.must(["sysctl", "-qw", "net.ipv4.ip_forward=0"]);
+    }
+  });
+
+  it("the observation has teeth: forwarding without any table would show the worker's private address", () => {
+    const before = lab.internetCounters();
+    member.must(["nft", "delete", "table", "inet", "natgw_baseline"]);
+    member.must(["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+    try {
+      expect(tcpEcho(lab.internet, member.publicIp, OTHER_PORT, 1), "with no table every port answers").not.toBeNull();
       // The reply cannot come back to 10.1.0.50, but the datagram reaches the internet.
       udpEcho(worker, INTERNET.echo, 53, 1);
       expect(lab.internetCounters().privateSource).toBeGreaterThan(before.privateSource);
     } finally {
       member.must(["sysctl", "-qw", "net.ipv4.ip_forward=0"]);
+      member.must(["nft", "-f", "/etc/natgw/baseline.nft"]);
     }
     // Counted from here on: the suite's end checks that no private address got out again.
     lab.internet.must(["nft", "flush", "set", "inet", "lab", "private_seen"]);
@@ -120,6 +161,62 @@ describe.skipIf(skip)("lab: examples/single.yaml", () => {
     expect(sample('natgw_dropped_packets_total{reason="metadata"}')).toBeGreaterThan(0);
     expect(sample('natgw_dropped_packets_total{reason="smtp"}')).toBeGreaterThan(0);
     expect(sample("natgw_forwarding_enabled")).toBe(1);
+  });
+
+  it("stray FIN, RST and SYN+FIN segments from a worker are dropped as invalid and never reach the internet", () => {
+    const dropped = member.counter("drop_invalid");
+    const before = lab.internetCounters();
+    strayTcpSegments(worker, INTERNET.echo, 443);
+    expect(member.counter("drop_invalid")).toBeGreaterThanOrEqual(dropped + 3);
+    expect(lab.internetCounters().privateSource).toBe(before.privateSource);
+  });
+
+  it("systemctl stop natgw-ruleset: forwarding off, the baseline stays, the member is closed; reconcile brings it back", () => {
+    member.must(["systemctl", "stop", "natgw-ruleset.service"]);
+    expect(forwarding()).toBe("0");
+    expect(tables()).not.toContain("table inet natgw\n");
+    expect(tables()).toContain("table inet natgw_baseline");
+    expect(reachable()).toEqual(CLOSED);
+    noEgress();
+    expect(member.ctl("reconcile").status).toBe(0);
+    expect(tcpEcho(worker, INTERNET.echo, 443)?.address).toBe("192.0.2.10");
+  });
+
+  it("nft flush ruleset: the watchdog turns forwarding off and loads the baseline again; health fails until reconcile", async () => {
+    const flushed = Date.now();
+    member.must(["nft", "flush", "ruleset"]);
+    await waitFor("forwarding off and the baseline back", 15_000, () => (forwarding() === "0" && tables().includes("table inet natgw_baseline") ? true : undefined));
+    console.log(`nft flush ruleset: forwarding off and baseline back after ${((Date.now() - flushed) / 1000).toFixed(2)} s`);
+    await waitFor("natgw-ruleset.service stopped", 15_000, () => (member.exec(["systemctl", "is-active", "--quiet", "natgw-ruleset.service"]).status !== 0 ? true : undefined));
+    const health = member.ctl("health");
+    expect(health.status).not.toBe(0);
+    expect(health.stdout).toContain("ruleset expects table inet natgw loaded");
+    expect(reachable()).toEqual(CLOSED);
+    noEgress();
+    expect(member.ctl("reconcile").status).toBe(0);
+    expect(member.ctl("health").status).toBe(0);
+    expect(tcpEcho(worker, INTERNET.echo, 443)?.address).toBe("192.0.2.10");
+  });
+
+  it("a boot whose ruleset cannot load (no cloud.json) stays closed: baseline only, no forwarding", () => {
+    const cloudJson = member.must(["cat", "/etc/natgw/cloud.json"]);
+    member.must(["rm", "/etc/natgw/cloud.json"]);
+    try {
+      const boot = lab.reboot(member);
+      const started = Object.fromEntries(boot.map((step) => [step.command.at(-1)!, step.status]));
+      expect(started["natgw-baseline.service"]).toBe(0);
+      expect(started["natgw-ruleset.service"]).not.toBe(0);
+      expect(forwarding()).toBe("0");
+      expect(tables()).toContain("table inet natgw_baseline");
+      expect(tables()).not.toContain("table inet natgw\n");
+      expect(reachable()).toEqual(CLOSED);
+      noEgress();
+    } finally {
+      member.must(["sh", "-ec", "umask 022; cat >/etc/natgw/cloud.json"], { input: cloudJson });
+    }
+    expect(member.ctl("reconcile").status).toBe(0);
+    expect(tcpEcho(worker, INTERNET.echo, 443)?.address, `forwarding ${forwarding()}, ${tables()}`).toBe("192.0.2.10");
+    expect(reachable()).toEqual(CLOSED);
   });
 });
 

@@ -24,6 +24,34 @@ export function udpEcho(host: Host, address: string, port: number, timeoutSecond
   return parseSeen(words.slice(1).join(" "));
 }
 
+/**
+ * One TCP connection to the echo service from a given source address of the host
+ * (bash cannot choose one, so python3 connects); what it saw, or null.
+ */
+export function tcpEchoFrom(host: Host, source: string, address: string, port: number, timeoutSeconds = 2): Seen | null {
+  const script = "import socket,sys; s=socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=float(sys.argv[4]), source_address=(sys.argv[3], 0)); print(s.makefile().readline().strip())";
+  const result = host.exec(["timeout", String(timeoutSeconds + 1), "python3", "-c", script, address, String(port), source, String(timeoutSeconds)]);
+  return parseSeen(result.status === 0 ? result.stdout : "");
+}
+
+/**
+ * Packets that are no connection's: a FIN, an RST and a SYN+FIN from the host to
+ * the address, with hping3 (raw sockets). conntrack marks each INVALID; none may
+ * leave the gateway, with or without NAT.
+ */
+export function strayTcpSegments(host: Host, address: string, port: number): void {
+  for (const flags of STRAY_FLAGS) {
+    host.exec(["hping3", "--count", "1", ...flags, "--destport", String(port), "--baseport", "40000", address]);
+  }
+}
+
+const STRAY_FLAGS = [["-F"], ["-R"], ["-S", "-F"]] as const;
+
+/** The same segments, ten a second of each kind, from new source ports, until the lab stops. */
+export function strayTcpStream(lab: Lab, host: Host, address: string, port: number): void {
+  for (const flags of STRAY_FLAGS) lab.background(host, ["hping3", "--interval", "u100000", ...flags, "--destport", String(port), address]);
+}
+
 function parseSeen(line: string): Seen | null {
   const match = /^(\d+\.\d+\.\d+\.\d+) (\d+)$/.exec(line.trim());
   return match ? { address: match[1]!, port: Number(match[2]) } : null;
@@ -61,6 +89,57 @@ export class Prober {
   longestGap(from: number, to: number): number {
     const times = [from, ...this.answers.map((probe) => probe.received).filter((time) => time > from && time < to), to];
     return Math.max(...times.slice(1).map((time, index) => time - times[index]!));
+  }
+}
+
+interface FlowRecord {
+  readonly time: number;
+  readonly kind: "tcp" | "udp";
+  readonly event?: "closed" | "error";
+  readonly sequence?: number;
+  readonly address?: string;
+  readonly port?: number;
+  readonly message?: string;
+}
+
+/**
+ * One long-lived TCP connection and one UDP flow from a worker to the echo
+ * service (programs/flows.ts), answered every few milliseconds for the whole
+ * suite: what they saw tells whether established connections survived.
+ */
+export class Flows {
+  readonly records: FlowRecord[] = [];
+
+  private constructor(lines: Interface) {
+    lines.on("line", (line) => this.records.push(JSON.parse(line) as FlowRecord));
+  }
+
+  static async start(lab: Lab, worker: Host, intervalMs = 100): Promise<Flows> {
+    const { lines } = await lab.startProgram(worker, "flows", [INTERNET.echo, String(INTERNET.streamPort), String(INTERNET.udpPorts[0]), String(intervalMs)]);
+    return new Flows(lines);
+  }
+
+  /**
+   * The TCP connection's ends and errors: none while it lives. (A connected UDP
+   * socket reports the ICMP errors of a moment without a route; that ends no
+   * flow, so only the mapping counts for UDP.)
+   */
+  tcpEvents(): string[] {
+    return this.records
+      .filter((record) => record.kind === "tcp" && record.event)
+      .map((record) => `${record.event}${record.message ? `: ${record.message}` : ""}`);
+  }
+
+  /** Every distinct "address:port" the internet saw for one kind of flow. */
+  mappings(kind: "tcp" | "udp"): string[] {
+    return [...new Set(this.records.filter((record) => record.kind === kind && record.address).map((record) => `${record.address}:${record.port}`))];
+  }
+
+  /** Waits for answers of both kinds to lines sent after `time`: both flows carry traffic now. */
+  async answeredAfter(time: number, timeoutMs = 30_000): Promise<void> {
+    await waitFor("both long-lived flows to answer again", timeoutMs, () =>
+      ["tcp", "udp"].every((kind) => this.records.some((record) => record.kind === kind && record.address && record.time > time)) ? true : undefined,
+    );
   }
 }
 

@@ -26,6 +26,8 @@ export interface WriteFile {
 }
 
 export interface UserData {
+  /** Commands cloud-init runs early at every boot, each an argv list. */
+  bootcmd?: string[][];
   package_update?: boolean;
   packages?: string[];
   write_files: WriteFile[];
@@ -67,6 +69,16 @@ from cloudinit import util
 raw = maybe_b64decode(open(sys.argv[1], "rb").read())
 sys.stdout.write(util.decomp_gzip(raw, quiet=False, decode=True))
 `;
+
+/** The shell script cloud-init's bootcmd module writes from the bootcmd list and runs with /bin/sh. */
+export function bootcmdScript(content: string, dir: string, name: string): string {
+  const file = join(dir, name);
+  writeFileSync(file, content);
+  const script = "import sys, yaml\nfrom cloudinit import util\nsys.stdout.write(util.shellify(yaml.safe_load(open(sys.argv[1], encoding='utf-8'))['bootcmd']))";
+  const result = run(cloudInitPython(), ["-c", script, file]);
+  if (result.status !== 0) throw new Error(`cloud-init cannot shellify the bootcmd of ${name}: ${result.stderr}`);
+  return result.stdout;
+}
 
 export function unpackUserDataPayload(payload: string, dir: string, name: string): string {
   const file = join(dir, name);

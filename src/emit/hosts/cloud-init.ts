@@ -1,3 +1,4 @@
+import { posix } from "node:path";
 import { gzipSync } from "node:zlib";
 import { diagnose } from "../../diagnostics/catalogue.js";
 import type { Diagnostic } from "../../diagnostics/diagnostic.js";
@@ -178,12 +179,23 @@ export function cloudInitUserData(context: MemberContext, artifacts: readonly Ar
     if (!artifact.path.startsWith(`${prefix}/`)) throw new Error(`natgw bug: ${artifact.path} is not a file of ${prefix}`);
     return { artifact, hostPath: artifact.path.slice(prefix.length) };
   });
-  const writeFiles = files.filter(({ hostPath }) => !PUSHED_ONLY.has(hostPath)).map(({ artifact, hostPath }) => writeFile(artifact, hostPath));
+  const writeFiles = files
+    .filter(({ hostPath }) => !PUSHED_ONLY.has(hostPath) && hostPath !== HOST_PATHS.baseline)
+    .map(({ artifact, hostPath }) => writeFile(artifact, hostPath));
+  const baseline = files.find(({ hostPath }) => hostPath === HOST_PATHS.baseline);
+  const baselineContent = baseline && literalBlock(baseline.artifact.content);
+  if (!baseline || !baselineContent) throw new Error(`natgw bug: ${prefix} has no baseline ruleset that YAML can carry as text`);
   const content = render("cloud-init.yaml.njk", {
     gateway: label(context.gateway.name),
     member: label(context.member.name),
     packages: packages(context),
     files: writeFiles,
+    baseline: {
+      path: HOST_PATHS.baseline,
+      directory: posix.dirname(HOST_PATHS.baseline),
+      permissions: baseline.artifact.fileMode,
+      content: baselineContent,
+    },
     commands: commands(context, files.map(({ artifact, hostPath }) => ({ hostPath, content: artifact.content }))),
   });
   const path = `${prefix}/cloud-init.yaml`;

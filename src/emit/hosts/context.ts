@@ -48,6 +48,9 @@ export const HOST_PATHS = {
   /** Written by Terraform, root only: the Hetzner Cloud API token. */
   token: "/etc/natgw/token",
   ruleset: "/etc/natgw/ruleset.nft",
+  /** The baseline table, loaded before the network at every boot. */
+  baseline: "/etc/natgw/baseline.nft",
+  sysctl: "/etc/sysctl.d/90-natgw.conf",
   runtimeDir: "/run/natgw",
   stateDir: "/var/lib/natgw",
   ctl: "/usr/local/sbin/natgw-ctl",

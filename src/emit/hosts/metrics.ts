@@ -12,7 +12,7 @@ export const METRICS_SCRIPT = "/usr/local/lib/natgw/metrics";
  * `reply`: nft 1.0.6 refuses `return` as a counter name (it is a verdict).
  */
 export const TRAFFIC_COUNTERS = { egress: "egress", return: "reply", nat: "nat" } as const;
-export const DROP_COUNTERS = ["drop_metadata", "drop_not_source", "drop_smtp"] as const;
+export const DROP_COUNTERS = ["drop_invalid", "drop_metadata", "drop_not_source", "drop_smtp", "drop_unnatted"] as const;
 
 /** Seconds between two runs of the metrics script; Prometheus scrapes every 15 to 60 s. */
 export const METRICS_INTERVAL_SECONDS = 15;
@@ -60,6 +60,7 @@ export const metricsFiles: HostFile[] = [
       ...fileHeader(context),
       textfileDir: HOST_PATHS.textfileDir,
       stateDir: HOST_PATHS.stateDir,
+      ctl: HOST_PATHS.ctl,
       highAvailability: isHA(context),
       trafficCounters: {
         egress: counterName(TRAFFIC_COUNTERS.egress),

@@ -14,12 +14,26 @@ import { address, cidr, identifier, integer } from "./safe.js";
 export const PRIVATE_MTU_BYTES = 1450;
 const IPV4_AND_TCP_HEADER_BYTES = 40;
 
-const SSH_PORT = 22;
+export const SSH_PORT = 22;
 const SMTP_PORT = 25;
 
 /** Hetzner's NIC MAC prefixes: private network interfaces and the public one. */
 export const PRIVATE_MAC_PREFIX = "86:00:00";
 export const PUBLIC_MAC_PREFIX = "96:00:00";
+
+/** natgw's main table, replaced by every load of the ruleset. */
+export const NFT_TABLE = "inet natgw";
+
+/**
+ * The baseline table (baseline.nft): it needs no value known only on the host, so
+ * it loads before the network and stays when the main table is stopped, reloaded
+ * or gone. Its forward chain passes only packets the main table marked with
+ * FORWARD_APPROVED_MARK, so a member without the main table forwards nothing.
+ */
+export const BASELINE_TABLE = "inet natgw_baseline";
+
+/** One bit of the packet mark (nothing else on a member uses marks): "natgw accepted this forward". */
+export const FORWARD_APPROVED_MARK = "0x00000100";
 
 export const RUNTIME_FILES = {
   /** `define`s known only on the host: interface names and egress addresses. */
@@ -144,6 +158,30 @@ function sourcePieces(rectangles: readonly { source: Cidr; destination: Cidr }[]
   return pieces;
 }
 
+/** The network's range and the sources, merged: source addresses that must never reach the internet. */
+function privateSources(gateway: GatewayModel): string[] {
+  return mergeRanges([gateway.network.ipRange, ...gateway.sources].map(parseCidr)).map(rangeText);
+}
+
+/**
+ * The baseline table: SSH from sshAllowedCIDRs, VRRP from the peer, metrics from
+ * the private network, established traffic and loopback; forwarding only what the
+ * main table approved. Every value comes from the spec, none from the host.
+ */
+export function baselineValues(context: MemberContext) {
+  const { gateway, peer } = context;
+  return {
+    ...fileHeader(context),
+    table: BASELINE_TABLE,
+    mainTable: NFT_TABLE,
+    sshAllowed: gateway.security.sshAllowedCIDRs.map(cidr).join(", "),
+    sshPort: SSH_PORT,
+    vrrpPeer: peer ? address(peer.privateIp) : null,
+    metrics: gateway.metrics.enabled ? { port: integer(gateway.metrics.port, 1024, 65535), network: cidr(gateway.network.ipRange) } : null,
+    forwardMark: FORWARD_APPROVED_MARK,
+  };
+}
+
 /**
  * Everything the ruleset shows. `runtimeDir` is where ruleset-runtime writes the
  * values known only on the host; tests point it at files they fabricate.
@@ -158,6 +196,9 @@ export function rulesetValues(context: MemberContext, runtimeDir: string = HOST_
     portBlocksFile: `${runtimeDir}/${RUNTIME_FILES.portBlocks}`,
     egressVariables: gateway.egressIPs.map((egressIP) => egressVariable(egressIP.name)),
     sources: gateway.sources.map(cidr).join(", "),
+    privateSources: privateSources(gateway).join(", "),
+    baselineTable: BASELINE_TABLE,
+    forwardMark: FORWARD_APPROVED_MARK,
     blockedDestinations: gateway.security.blockedDestinations.map(cidr).join(", "),
     sshAllowed: gateway.security.sshAllowedCIDRs.map(cidr).join(", "),
     sshPort: SSH_PORT,
@@ -209,6 +250,12 @@ export function rulesetRuntimeValues() {
 export const RULESET_RUNTIME_PATH = "/usr/local/lib/natgw/ruleset-runtime";
 
 export const nftablesFiles: HostFile[] = [
+  {
+    hostPath: HOST_PATHS.baseline,
+    role: "nftables",
+    fileMode: "0644",
+    values: (context) => baselineValues(context),
+  },
   {
     hostPath: HOST_PATHS.ruleset,
     role: "nftables",

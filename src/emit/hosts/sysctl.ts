@@ -1,4 +1,4 @@
-import { fileHeader, type HostFile } from "./context.js";
+import { fileHeader, HOST_PATHS, type HostFile } from "./context.js";
 import { integer } from "./safe.js";
 
 /**
@@ -13,7 +13,7 @@ export const sysctlFiles: HostFile[] = [
     values: fileHeader,
   },
   {
-    hostPath: "/etc/sysctl.d/90-natgw.conf",
+    hostPath: HOST_PATHS.sysctl,
     role: "sysctl",
     fileMode: "0644",
     values: (context) => ({

@@ -1,10 +1,13 @@
 import type { HostFile } from "./context.js";
 import { fileHeader, HOST_PATHS, isHA } from "./context.js";
-import { PRIVATE_MAC_PREFIX, RULESET_RUNTIME_PATH } from "./nftables.js";
+import { BASELINE_TABLE, NFT_TABLE, PRIVATE_MAC_PREFIX, RULESET_RUNTIME_PATH } from "./nftables.js";
 
 /**
  * The boot order that keeps a member fail closed:
  *
+ *   natgw-baseline.service     `table inet natgw_baseline` before the network: SSH
+ *                              from sshAllowedCIDRs, VRRP, metrics; forwards only
+ *                              what the main table marked
  *   natgw-ruleset.service      loads `table inet natgw` in one `nft -f` transaction
  *        ^ Requires, After, BindsTo
  *   natgw-forwarding.service   net.ipv4.ip_forward=1 at start, 0 at stop
@@ -13,9 +16,12 @@ import { PRIVATE_MAC_PREFIX, RULESET_RUNTIME_PATH } from "./nftables.js";
  *
  * sysctl.d never turns forwarding on, so a ruleset that fails to load leaves the
  * member not forwarding at all, and keepalived (which then cannot start) leaves
- * the active role to the peer.
+ * the active role to the peer. natgw-watchdog.service covers what no unit sees:
+ * a table removed by hand or by a flush.
  */
 export const UNITS = {
+  baseline: "natgw-baseline.service",
+  watchdog: "natgw-watchdog.service",
   ruleset: "natgw-ruleset.service",
   forwarding: "natgw-forwarding.service",
   keepalived: "keepalived.service",
@@ -26,8 +32,14 @@ export const UNITS = {
 /** Debian 12 paths of the tools the units run (merged /usr: /sbin is /usr/sbin). */
 export const BINARIES = { nft: "/usr/sbin/nft", sysctl: "/usr/sbin/sysctl", shell: "/bin/sh" } as const;
 
-/** natgw's own table: the ruleset replaces it, stopping the unit deletes it. */
-export const NFT_TABLE = "inet natgw";
+
+export const WATCHDOG_PATH = "/usr/local/lib/natgw/watchdog";
+
+/** How often the watchdog looks at the tables: forwarding is off within two of these. */
+export const WATCHDOG_INTERVAL_SECONDS = 1;
+
+/** keepalived comes back this many seconds after it crashed, as BACKUP. */
+export const KEEPALIVED_RESTART_SECONDS = 1;
 
 /**
  * keepalived 2.2.7 reads the private interface's name from this file, which the
@@ -42,12 +54,42 @@ export const KEEPALIVED_INTERFACE_DEFINITION = "NATGW_PRIVATE_INTERFACE";
 
 export const systemdFiles: HostFile[] = [
   {
+    hostPath: `/etc/systemd/system/${UNITS.baseline}`,
+    role: "systemd",
+    fileMode: "0644",
+    values: (context) => ({
+      ...fileHeader(context),
+      nft: BINARIES.nft,
+      baseline: HOST_PATHS.baseline,
+      table: BASELINE_TABLE,
+      rulesetUnit: UNITS.ruleset,
+      sshUnit: UNITS.ssh,
+    }),
+  },
+  {
+    hostPath: `/etc/systemd/system/${UNITS.watchdog}`,
+    role: "systemd",
+    fileMode: "0644",
+    values: (context) => ({
+      ...fileHeader(context),
+      program: WATCHDOG_PATH,
+      table: NFT_TABLE,
+      baselineTable: BASELINE_TABLE,
+      baseline: HOST_PATHS.baseline,
+      baselineUnit: UNITS.baseline,
+      rulesetUnit: UNITS.ruleset,
+      intervalSeconds: WATCHDOG_INTERVAL_SECONDS,
+    }),
+  },
+  { hostPath: WATCHDOG_PATH, role: "script", fileMode: "0755", program: true },
+  {
     hostPath: `/etc/systemd/system/${UNITS.ruleset}`,
     role: "systemd",
     fileMode: "0644",
     values: (context) => ({
       ...fileHeader(context),
       rulesetRuntime: RULESET_RUNTIME_PATH,
+      baselineUnit: UNITS.baseline,
       nft: BINARIES.nft,
       ruleset: HOST_PATHS.ruleset,
       table: NFT_TABLE,
@@ -78,6 +120,7 @@ export const systemdFiles: HostFile[] = [
       runtimeDir: HOST_PATHS.runtimeDir,
       interfaceFile: KEEPALIVED_INTERFACE_FILE,
       interfaceDefinition: KEEPALIVED_INTERFACE_DEFINITION,
+      restartSeconds: KEEPALIVED_RESTART_SECONDS,
     }),
   },
 ];

@@ -2,8 +2,9 @@
  * The internet's echo service: it answers every connection or datagram with the
  * source address and port it sees, so a worker learns what its traffic looked
  * like after the gateway. TCP port 80 speaks HTTP, with the address alone as the
- * body, as the probe URL of `natgw-ctl status` expects; the other TCP ports and
- * UDP answer with one line, "ADDRESS PORT".
+ * body, as the probe URL of `natgw-ctl status` expects; TCP port 7 keeps the
+ * connection and answers every line with "LINE ADDRESS PORT"; the other TCP ports
+ * and UDP answer with one line, "ADDRESS PORT".
  *
  *   echo ADDRESSES TCP_PORTS UDP_PORTS     e.g. echo 192.0.2.100,203.0.113.5 25,80,443 53
  *
@@ -13,6 +14,10 @@
 import { createSocket } from "node:dgram";
 import { createServer as createHttpServer } from "node:http";
 import { createServer } from "node:net";
+import { createInterface } from "node:readline";
+
+/** The port whose connections stay open, for flows that must outlive a failover. */
+const STREAM_PORT = 7;
 
 const [addressList = "", tcpPorts = "", udpPorts = ""] = process.argv.slice(2);
 const addresses = addressList.split(",").filter(Boolean);
@@ -26,7 +31,12 @@ for (const port of ports(tcpPorts)) {
           response.writeHead(200, { "Content-Type": "text/plain", "X-Source-Port": String(request.socket.remotePort) });
           response.end(`${request.socket.remoteAddress}\n`);
         })
-      : createServer((socket) => socket.end(`${socket.remoteAddress} ${socket.remotePort}\n`));
+      : port === STREAM_PORT
+        ? createServer((socket) => {
+            socket.on("error", () => socket.destroy());
+            createInterface({ input: socket }).on("line", (line) => socket.write(`${line} ${socket.remoteAddress} ${socket.remotePort}\n`));
+          })
+        : createServer((socket) => socket.end(`${socket.remoteAddress} ${socket.remotePort}\n`));
   listening.push(new Promise((resolve) => server.listen(port, "0.0.0.0", resolve)));
 }
 

@@ -5,20 +5,29 @@
  * natgw's units rely on: Requires= and BindsTo= (a unit starts only after the
  * units it needs started, and stops with them), ExecStartPre= failing the start,
  * Type=oneshot with RemainAfterExit=, long-running services with $MAINPID,
- * EnvironmentFile=, ConditionFileNotEmpty=, and systemd's quoting, `$$` and `%%`.
+ * EnvironmentFile=, ConditionFileNotEmpty=, Restart=on-failure|always with
+ * RestartSec= (a supervisor process per restartable service), and systemd's
+ * quoting, `$$` and `%%`.
  *
  * Units outside the lab (node-exporter, kernel module loading, timers) are
  * reported and skipped: loading modules from a namespace would change the host.
  */
 import { spawn, spawnSync } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { alive } from "../processes.js";
 import { splitExecLine } from "./exec-line.js";
 
 const STATE_DIR = "/run/lab-systemd";
 const UNIT_DIRS = ["/etc/systemd/system", "/lib/systemd/system"];
-const LAB_UNITS = new Set(["natgw-ruleset.service", "natgw-forwarding.service", "natgw-metrics.service", "keepalived.service"]);
+const LAB_UNITS = new Set([
+  "natgw-baseline.service",
+  "natgw-ruleset.service",
+  "natgw-forwarding.service",
+  "natgw-watchdog.service",
+  "natgw-metrics.service",
+  "keepalived.service",
+]);
 
 type Directives = Map<string, string[]>;
 
@@ -80,6 +89,8 @@ const statePath = (name: string) => join(STATE_DIR, name);
 interface State {
   readonly active: boolean;
   readonly pid?: number;
+  /** The process that restarts the service when it exits (Restart=). */
+  readonly supervisor?: number;
 }
 
 function readState(name: string): State {
@@ -99,10 +110,71 @@ function isActive(name: string): boolean {
   const state = readState(name);
   if (!state.active) return false;
   if (state.pid !== undefined && !alive(state.pid)) {
-    writeState(name, { active: false });
+    // Between a crash and its restart the unit is not active, but still wanted.
+    if (!restarting(state)) writeState(name, { active: false });
     return false;
   }
   return true;
+}
+
+function restarting(state: State): boolean {
+  return state.active && state.supervisor !== undefined && alive(state.supervisor);
+}
+
+/** Restart= of a service: whether an exit with this code or signal restarts it. */
+function restartsAfter(unit: Unit, code: number | null): boolean {
+  const policy = single(unit, "Restart") ?? "no";
+  return policy === "always" || (policy === "on-failure" && code !== 0);
+}
+
+/**
+ * Runs the service's main process, detached, with its output in its log, under
+ * reaper.py (next to this program), which reaps and kills what the service
+ * leaves behind as systemd would; its pid stands for the service's.
+ */
+function launch(unit: Unit, environment: Record<string, string>) {
+  const [line] = unit.directives.get("ExecStart") ?? [];
+  if (!line) throw new Error(`${unit.name} has no ExecStart`);
+  const { argv } = splitExecLine(line, environment);
+  mkdirSync(STATE_DIR, { recursive: true });
+  const log = openSync(join(STATE_DIR, `${unit.name}.log`), "a");
+  const reaper = join(dirname(process.argv[1]!), "reaper.py");
+  const child = spawn("/usr/bin/python3", [reaper, ...argv], { detached: true, stdio: ["ignore", log, log], env: { ...process.env, ...environment } });
+  closeSync(log);
+  return child;
+}
+
+/**
+ * The supervisor of a service with Restart=: runs it, and after every exit that
+ * the policy restarts (unless the unit was stopped meanwhile) waits RestartSec,
+ * runs ExecStartPre again and starts it anew, as systemd does.
+ */
+async function supervise(name: string): Promise<void> {
+  const unit = loadUnit(name);
+  if (!unit) throw new Error(`Unit ${name} not found.`);
+  const restartSeconds = Number(single(unit, "RestartSec") ?? "0.1");
+  let first = true;
+  while (true) {
+    const environment = environmentOf(unit);
+    if (!first && !(unit.directives.get("ExecStartPre") ?? []).every((line) => runLine(unit, line, environment))) {
+      journal(`${name}: ExecStartPre failed on restart; trying again\n`);
+    } else {
+      const child = launch(unit, environment);
+      writeState(name, { active: true, pid: child.pid!, supervisor: process.pid });
+      const code = await new Promise<number | null>((resolve) => child.once("exit", (exitCode) => resolve(exitCode)));
+      journal(`${name}: main process ${child.pid} exited (${code ?? "signal"})\n`);
+      const state = readState(name);
+      if (!state.active || state.pid !== child.pid) return;
+      if (!restartsAfter(unit, code)) {
+        writeState(name, { active: false });
+        return;
+      }
+      journal(`${name}: restarting in ${restartSeconds}s\n`);
+    }
+    first = false;
+    await new Promise((resolve) => setTimeout(resolve, restartSeconds * 1000));
+    if (!readState(name).active) return;
+  }
 }
 
 function journal(text: string): void {
@@ -133,7 +205,7 @@ function start(name: string, chain: string[] = []): boolean {
     process.stderr.write(`lab systemctl: ${name} is not run in the lab; skipped\n`);
     return true;
   }
-  if (isActive(name)) return true;
+  if (isActive(name) || restarting(readState(name))) return true;
   if (chain.includes(name)) throw new Error(`dependency cycle: ${[...chain, name].join(" -> ")}`);
   const unit = loadUnit(name);
   if (!unit) {
@@ -172,16 +244,16 @@ function start(name: string, chain: string[] = []): boolean {
     writeState(name, { active: single(unit, "RemainAfterExit") === "yes" });
     return true;
   }
-  const [line] = unit.directives.get("ExecStart") ?? [];
-  if (!line) throw new Error(`${name} has no ExecStart`);
-  const { argv } = splitExecLine(line, environment);
-  mkdirSync(STATE_DIR, { recursive: true });
-  const log = openSync(join(STATE_DIR, `${name}.log`), "a");
-  const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ["ignore", log, log], env: { ...process.env, ...environment } });
-  closeSync(log);
-  child.unref();
-  if (child.pid === undefined) return false;
-  writeState(name, { active: true, pid: child.pid });
+  if ((single(unit, "Restart") ?? "no") !== "no") {
+    const supervisor = spawn(process.execPath, [process.argv[1]!, "__supervise", name], { detached: true, stdio: "ignore" });
+    supervisor.unref();
+    for (let waited = 0; waited < 100 && readState(name).supervisor !== supervisor.pid; waited += 1) spawnSync("sleep", ["0.05"]);
+  } else {
+    const child = launch(unit, environment);
+    child.unref();
+    if (child.pid === undefined) return false;
+    writeState(name, { active: true, pid: child.pid });
+  }
   // A daemon that exits at once (a configuration it refuses) failed to start.
   spawnSync("sleep", ["0.2"]);
   return isActive(name);
@@ -189,9 +261,11 @@ function start(name: string, chain: string[] = []): boolean {
 
 function stop(name: string): boolean {
   if (!LAB_UNITS.has(name)) return true;
-  for (const dependent of unitsRequiring(name)) if (isActive(dependent)) stop(dependent);
+  for (const dependent of unitsRequiring(name)) if (isActive(dependent) || restarting(readState(dependent))) stop(dependent);
   const unit = loadUnit(name);
   const state = readState(name);
+  // Inactive first, so a supervisor does not restart what is being stopped.
+  writeState(name, { active: false });
   let ok = true;
   if (unit && state.active) {
     const environment = { ...environmentOf(unit), ...(state.pid ? { MAINPID: String(state.pid) } : {}) };
@@ -245,7 +319,8 @@ function main(args: string[]): number {
 }
 
 try {
-  process.exitCode = main(process.argv.slice(2));
+  if (process.argv[2] === "__supervise") await supervise(process.argv[3]!);
+  else process.exitCode = main(process.argv.slice(2));
 } catch (error) {
   process.stderr.write(`lab systemctl: ${(error as Error).message}\n`);
   process.exitCode = 1;
