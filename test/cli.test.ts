@@ -1,16 +1,19 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
+import { load } from "js-yaml";
 import { afterAll, describe, expect, it } from "vitest";
 import { run } from "../src/cli/main.js";
 import type { CliIO } from "../src/cli/io.js";
+import { listing } from "./support/output-dir.js";
 
 /** Runs the real bin, as a user would (dist/ is built by the global setup). */
-function natgw(args: string[], env: Record<string, string> = {}) {
-  const result = spawnSync(process.execPath, ["bin/natgw.js", ...args], {
+function natgw(args: string[], env: Record<string, string> = {}, cwd?: string) {
+  const result = spawnSync(process.execPath, [resolve("bin/natgw.js"), ...args], {
     encoding: "utf8",
     env: { PATH: process.env.PATH ?? "", ...env },
+    cwd,
   });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
@@ -152,5 +155,91 @@ describe("natgw", () => {
   it("never colours with NO_COLOR, nor off a terminal", async () => {
     expect((await inProcess(["validate", bad], { tty: true, env: { NO_COLOR: "1" } })).stdout).not.toContain("\u001b[");
     expect((await inProcess(["validate", bad], { tty: false })).stdout).not.toContain("\u001b[");
+  });
+});
+
+describe("natgw build", () => {
+  /** A folder with a natgw build of examples/ha.yaml in it, and what `terraform init && terraform apply` and git leave there. */
+  function builtAndApplied(name: string): string {
+    const out = join(scratch, name);
+    expect(natgw(["build", "examples/ha.yaml", "--out", out]).code).toBe(0);
+    mkdirSync(join(out, "stacks/prod-egress/.terraform/providers"), { recursive: true });
+    writeFileSync(join(out, "stacks/prod-egress/.terraform/providers/terraform-provider-hcloud"), "\u007fELF");
+    writeFileSync(join(out, "stacks/prod-egress/.terraform.lock.hcl"), 'provider "registry.terraform.io/hetznercloud/hcloud" {}\n');
+    writeFileSync(join(out, "stacks/prod-egress/terraform.prod-egress.tfstate"), '{"version":4,"serial":3}\n');
+    mkdirSync(join(out, ".git"));
+    writeFileSync(join(out, ".git/HEAD"), "ref: refs/heads/main\n");
+    return out;
+  }
+  const foreign = (out: string) => listing(out).filter((line) => /^(\.git|stacks\/prod-egress\/(\.terraform|terraform\.))/.test(line));
+
+  it("keeps Terraform state, .terraform/ and the lock file when the spec changes and it builds again", () => {
+    const out = builtAndApplied("applied");
+    const before = foreign(out);
+    const edited = join(scratch, "ha-edited.yaml");
+    writeFileSync(edited, readFileSync("examples/ha.yaml", "utf8").replace("198.51.100.7/32", "198.51.100.9/32"));
+    expect(natgw(["build", edited, "--out", out])).toMatchObject({ code: 0, stderr: "", stdout: `wrote 39 files to ${out}\n` });
+    expect(foreign(out)).toEqual(before);
+    expect(before).toHaveLength(7);
+    expect(readFileSync(join(out, "stacks/prod-egress/cdk.tf.json"), "utf8")).toContain("198.51.100.9/32");
+  });
+
+  it("refuses a folder whose natgw.json is a JSON spec, not natgw's index, and changes nothing", () => {
+    const out = builtAndApplied("spec-index");
+    writeFileSync(join(out, "natgw.json"), JSON.stringify(load(readFileSync("examples/ha.yaml", "utf8"))));
+    const before = listing(out);
+    const result = natgw(["build", "examples/ha.yaml", "--out", out]);
+    expect(result.stderr).toBe(
+      `natgw: cannot write ${out}: ${out}/natgw.json is not an index natgw wrote (it is not an object with exactly "generator" and "artifacts"); natgw changes only the files its own natgw.json lists, so it changed nothing: move that file away, or choose another --out\n`,
+    );
+    expect(result.code).toBe(2);
+    expect(listing(out)).toEqual(before);
+  });
+
+  it("refuses `build natgw.json --out .`: the spec is in the output folder", () => {
+    const folder = builtAndApplied("spec-in-out");
+    writeFileSync(join(folder, "natgw.json"), JSON.stringify(load(readFileSync("examples/ha.yaml", "utf8"))));
+    const before = listing(folder);
+    const result = natgw(["build", "natgw.json", "--out", "."], {}, folder);
+    expect(result.stderr).toBe(
+      "natgw: cannot write .: the spec file natgw.json is inside ., where natgw replaces and removes files; keep specs outside the output directory, or choose another --out\n",
+    );
+    expect(result.code).toBe(2);
+    expect(listing(folder)).toEqual(before);
+  });
+
+  it("refuses a spec inside --out reached through a symbolic link", () => {
+    const out = builtAndApplied("spec-via-link");
+    writeFileSync(join(out, "gateways.yaml"), readFileSync("examples/ha.yaml"));
+    symlinkSync(out, join(scratch, "specs"));
+    const before = listing(out);
+    const result = natgw(["build", join(scratch, "specs/gateways.yaml"), "--out", out]);
+    expect(result.stderr).toMatch(/^natgw: cannot write .*: the spec file .*specs\/gateways\.yaml is inside /);
+    expect(result.code).toBe(2);
+    expect(listing(out)).toEqual(before);
+  });
+
+  it("refuses an --out that is a symbolic link, and names its target", () => {
+    const target = builtAndApplied("link-target");
+    const link = join(scratch, "out-link");
+    symlinkSync(target, link);
+    const before = listing(target);
+    const result = natgw(["build", "examples/ha.yaml", "--out", link]);
+    expect(result.stderr).toBe(
+      `natgw: cannot write ${link}: ${link} is a symbolic link to ${target}; natgw writes only into a real directory, so that what it owns is where --out says: pass --out ${target}\n`,
+    );
+    expect(result.code).toBe(2);
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(listing(target)).toEqual(before);
+  });
+
+  it("refuses an --out that is a file", () => {
+    const file = join(scratch, "out-file");
+    writeFileSync(file, "mine\n");
+    expect(natgw(["build", "examples/ha.yaml", "--out", file])).toMatchObject({
+      code: 2,
+      stderr: `natgw: cannot write ${file}: ${file} exists and is a file, not a directory\n`,
+    });
+    expect(readFileSync(file, "utf8")).toBe("mine\n");
   });
 });

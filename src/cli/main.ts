@@ -5,7 +5,7 @@ import { hasErrors } from "../diagnostics/diagnostic.js";
 import { formatJson, formatText, summary } from "../diagnostics/format.js";
 import { emit } from "../emit/emit.js";
 import { explain, type Flow, type Protocol } from "../explain/explain.js";
-import { OutputError, writeOutput } from "../write/write.js";
+import { OutputError, writeOutput, type WriteResult } from "../write/write.js";
 import { isAddress } from "../resolve/ip.js";
 import { schemaText } from "../spec/schema.js";
 import { formatExplanation } from "./explain-text.js";
@@ -108,9 +108,9 @@ function buildProgram(io: CliIO, setExit: (code: number) => void): Command {
 
   program
     .command("build")
-    .description("compile spec files and write every artifact into an output directory, atomically, with natgw.json")
+    .description("compile spec files and write every artifact into an output directory, with natgw.json; a failed build changes nothing")
     .argument("<files...>", "spec files")
-    .requiredOption("--out <dir>", "output directory; replaced only by a complete build")
+    .requiredOption("--out <dir>", "output directory; natgw replaces or removes only the files its natgw.json lists")
     .addOption(formatOption())
     .action((files: string[], options: { out: string; format: Format }) => {
       const result = compile(files);
@@ -124,19 +124,24 @@ function buildProgram(io: CliIO, setExit: (code: number) => void): Command {
         setExit(report({ diagnostics }, options.format, io, files));
         return;
       }
+      let written: WriteResult;
       try {
-        writeOutput(options.out, emitted.artifacts, version);
+        written = writeOutput(options.out, emitted.artifacts, version, { inputs: files });
       } catch (error) {
         if (!(error instanceof OutputError) && !(error as NodeJS.ErrnoException).code) throw error;
         io.stderr(`natgw: cannot write ${options.out}: ${(error as Error).message}\n`);
         setExit(EXIT_USAGE);
         return;
       }
+      if (written.edited.length > 0) {
+        io.stderr(`natgw: note: replaced or removed ${written.edited.length} file${written.edited.length === 1 ? "" : "s"} changed since the last build: ${written.edited.join(", ")}\n`);
+      }
+      for (const warning of written.warnings) io.stderr(`natgw: warning: ${warning}\n`);
       if (options.format === "json") {
         io.stdout(formatJson(diagnostics));
       } else {
         if (diagnostics.length > 0) io.stderr(formatText(diagnostics, styleFor(io, "stderr")));
-        io.stdout(`wrote ${emitted.artifacts.length + 1} files to ${options.out}\n`);
+        io.stdout(`wrote ${written.written} files to ${options.out}\n`);
       }
       setExit(EXIT_OK);
     });
