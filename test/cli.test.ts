@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { load } from "js-yaml";
@@ -78,6 +78,18 @@ describe("natgw validate", () => {
     expect(result.code).toBe(2);
     expect(result.stdout).toContain("missing.yaml:1:1: error: cannot read the file: no such file");
     expect(result.stdout + result.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe("natgw build", () => {
+  it("exits 1 with the diagnostic, not as a bug, for an ID past 2^53 written in YAML", () => {
+    const spec = join(scratch, "huge-id.yaml");
+    writeFileSync(spec, readFileSync("examples/ha.yaml", "utf8").replace("    id: 4711\n", "    id: 9007199254740992\n"));
+    const result = natgw(["build", spec, "--out", join(scratch, "huge-id-out")]);
+    expect(result.stdout + result.stderr).not.toMatch(/internal error|\n\s+at /);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/huge-id\.yaml:14:9: error: spec\.network\.id is 9007199254740992, too large for a Hetzner Cloud ID/);
+    expect(existsSync(join(scratch, "huge-id-out"))).toBe(false);
   });
 });
 

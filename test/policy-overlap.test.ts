@@ -58,6 +58,7 @@ spec:
   location: fsn1
   network: { id: 4711, ipRange: 10.0.0.0/16, subnet: 10.0.1.0/24 }
   egressIPs: [${EGRESS_IPS.map((name) => `{ name: ${name} }`).join(", ")}]
+  members: { sshKeys: [ops] }
   security: { sshAllowedCIDRs: [198.51.100.7/32] }
 `;
   const documents = list.map((policy) => ({

@@ -41,7 +41,7 @@ describe("member addresses", () => {
   it("skips addresses another gateway on the same network was given", () => {
     const result = compileText(
       gateway({ name: "a", spec: "  routes: [10.99.0.0/16]\n" }),
-      gateway({ name: "b", spec: "  routes: [0.0.0.0/0]\n  members:\n    privateIPs: [10.0.1.254, 10.0.1.252]\n" }).replace(
+      gateway({ name: "b", spec: "  routes: [0.0.0.0/0]\n  members:\n    privateIPs: [10.0.1.254, 10.0.1.252]\n    sshKeys: [ops]\n" }).replace(
         "0.0.0.0/0",
         "10.98.0.0/16",
       ),
@@ -56,7 +56,7 @@ describe("member addresses", () => {
     ["10.0.1.0", "subnet address", "10.0.1.0/24", "NATGW310"],
     ["10.0.2.9", "outside", "10.0.1.0/24", "NATGW309"],
   ])("refuses %s (%s)", (address, _, subnet, code) => {
-    const text = gateway({ spec: `  highAvailability: { enabled: false }\n  members: { privateIPs: [${address}] }\n` }).replace(
+    const text = gateway({ spec: `  highAvailability: { enabled: false }\n  members: { privateIPs: [${address}], sshKeys: [ops] }\n` }).replace(
       "subnet: 10.0.1.0/24",
       `subnet: ${subnet}`,
     );
@@ -64,7 +64,7 @@ describe("member addresses", () => {
   });
 
   it("wants one address per member", () => {
-    const result = compileText(gateway({ spec: "  members: { privateIPs: [10.0.1.2] }\n" }));
+    const result = compileText(gateway({ spec: "  members: { privateIPs: [10.0.1.2], sshKeys: [ops] }\n" }));
     expect(result.diagnostics[0]!.message).toBe("spec.members.privateIPs lists 1 address, but high availability runs 2 members");
   });
 });
@@ -246,7 +246,7 @@ describe("high availability and host sizing", () => {
   });
 
   it("sizes connection tracking from the server type's memory", () => {
-    expect(only(gateway({ spec: "  members: { serverType: cx43 }\n" })).host).toEqual({
+    expect(only(gateway({ spec: "  members: { serverType: cx43, sshKeys: [ops] }\n" })).host).toEqual({
       memoryMiB: 16384,
       conntrackMax: 8388608,
       conntrackBuckets: 2097152,
@@ -254,7 +254,7 @@ describe("high availability and host sizing", () => {
   });
 
   it("warns about an unknown server type and sizes for the smallest", () => {
-    const result = compileText(gateway({ spec: "  members: { serverType: cx99 }\n" }));
+    const result = compileText(gateway({ spec: "  members: { serverType: cx99, sshKeys: [ops] }\n" }));
     expect(codes(result)).toEqual(["NATGW706"]);
     expect(result.model!.gateways[0]!.host.conntrackMax).toBe(1048576);
   });

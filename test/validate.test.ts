@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { compileSources } from "../src/compile.js";
 import { codes, compileText, gateway, policy } from "./support/spec.js";
 
 describe("validate", () => {
@@ -79,5 +80,29 @@ describe("validate", () => {
   it("flags a repeated list entry at the repeat", () => {
     const result = compileText(gateway({ spec: "  routes: [0.0.0.0/0, 0.0.0.0/0]\n" }));
     expect(result.diagnostics[0]).toMatchObject({ code: "NATGW114", pointer: "/spec/routes/1" });
+  });
+
+  it("accepts the largest Hetzner ID, 2^53-1, and refuses the next, quoting each too-large ID as written", () => {
+    const at = (id: string) => gateway({ network: `  network:\n    id: ${id}\n    ipRange: 10.0.0.0/16\n    subnet: 10.0.1.0/24` });
+    expect(compileText(at("9007199254740991")).diagnostics).toEqual([]);
+    for (const written of ["9007199254740992", "9007199254740993", "1e20", "0x20000000000001"]) {
+      const [diagnostic, ...rest] = compileText(at(written)).diagnostics;
+      expect(rest).toEqual([]);
+      expect(diagnostic).toMatchObject({ code: "NATGW117", pointer: "/spec/network/id", line: 8, column: 9 });
+      expect(diagnostic!.message).toMatch(new RegExp(`^spec\\.network\\.id is ${written}, too large`));
+    }
+  });
+
+  it("quotes a too-large ID in a JSON spec as written, though JSON reads it rounded", () => {
+    const spec = {
+      apiVersion: "natgw.dev/v1alpha1",
+      kind: "NatGateway",
+      metadata: { name: "prod-egress" },
+      spec: { location: "fsn1", network: { id: 1, ipRange: "10.0.0.0/16", subnet: "10.0.1.0/24" }, members: { sshKeys: ["ops"] } },
+    };
+    const text = JSON.stringify(spec, null, 2).replace('"id": 1', '"id": 12345678901234567890');
+    const result = compileSources([{ path: "spec.json", text }]);
+    expect(result.diagnostics).toMatchObject([{ code: "NATGW117", line: 10, column: 13 }]);
+    expect(result.diagnostics[0]!.message).toContain("is 12345678901234567890, too large");
   });
 });

@@ -66,6 +66,10 @@ export const catalogue = {
     a.suggestion ? `did you mean \`${a.suggestion}\`?` : undefined,
   ]),
   yamlWarning: entry<{ detail: string }>("NATGW013", "warning", (a) => `YAML: ${a.detail}`),
+  nestingTooDeep: entry<{ limit: number }>("NATGW014", "error", (a) => [
+    `the document nests lists and mappings more than ${a.limit} levels deep here; a natgw spec needs about 6, and natgw refuses deeper documents before reading them`,
+    "close the brackets or remove the indentation that opens this level; a generated file may have gone wrong",
+  ]),
 
   // 1xx: schema
   missingField: entry<{ field: string; parent: string; example?: string }>("NATGW101", "error", (a) => [
@@ -136,6 +140,14 @@ export const catalogue = {
     `spec.highAvailability.advertIntervalSeconds is counted in hundredths of a second (VRRPv3); found ${a.found}`,
     `use ${Math.round(a.found * 100) / 100}`,
   ]),
+  noSshKey: entry<{ found: string }>("NATGW116", "error", (a) => [
+    `spec.members.sshKeys must name at least one Hetzner Cloud SSH key; found ${a.found}. Terraform pushes the configuration and the API token to the members over SSH as root with one of these keys, so without one the members can never be configured`,
+    "add the name of an SSH key of the project, for example `members: { sshKeys: [ops] }`, and give Terraform its private key",
+  ]),
+  idTooLarge: entry<{ field: string; found: string; limit: string }>("NATGW117", "error", (a) => [
+    `${a.field} is ${a.found}, too large for a Hetzner Cloud ID: IDs are integers of at most ${a.limit} (2^53-1), the largest that JSON readers such as JavaScript hold exactly; a larger number would reach Terraform as a different ID`,
+    "copy the ID again from the Hetzner Cloud console or `hcloud` (`hcloud network list`, `hcloud floating-ip list`)",
+  ]),
   schemaOther: entry<{ field: string; detail: string }>("NATGW199", "error", (a) => `${a.field} ${a.detail}`),
 
   // 2xx: names and references
@@ -170,6 +182,14 @@ export const catalogue = {
   unusedEgressIP: entry<{ name: string }>("NATGW207", "warning", (a) => [
     `egress IP ${a.name} carries no traffic: it is not the first egress IP, no EgressNATPolicy names it, and there is no portsPerSource to spread sources onto it`,
     "name it in a policy, or remove it to save its cost",
+  ]),
+  deleteProtectionOff: entry<{ name: string }>("NATGW208", "warning", (a) => [
+    `egress IP ${a.name} turns off delete protection of the floating IP natgw creates for it: renaming it, or \`terraform destroy\`, gives its address back to Hetzner's pool, and partners that allowlisted it lose it; a new floating IP gets another address`,
+    "remove `deleteProtection: false` unless this gateway is a throwaway",
+  ]),
+  deleteProtectionOfExisting: entry<{ name: string; id: string }>("NATGW209", "error", (a) => [
+    `egress IP ${a.name} sets deleteProtection, but it uses the existing floating IP ${a.id}, which natgw only looks up and does not manage; the protection of an existing floating IP is set in Hetzner`,
+    `remove deleteProtection here, and protect the floating IP in the Hetzner Cloud console, through the API, or with \`hcloud floating-ip enable-protection ${a.id} delete\``,
   ]),
 
   // 3xx: network and addresses

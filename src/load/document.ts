@@ -19,6 +19,11 @@ export interface Position {
 export interface NodePosition {
   readonly value: Position;
   readonly key?: Position;
+  /**
+   * A number as written, when it is too large to be read exactly (past 2^53
+   * `9007199254740993` reads as ...992), so a message can quote what was typed.
+   */
+  readonly written?: string;
 }
 
 /** Where the nodes of a document are, by JSON pointer. */

@@ -1,20 +1,12 @@
 import { CORE_SCHEMA, loadAll } from "js-yaml";
-import { LineCounter, isAlias, isMap, isScalar, isSeq, parseAllDocuments, type Node as YamlNode } from "yaml";
+import { LineCounter, isScalar, type Node as YamlNode } from "yaml";
 import { diagnose } from "../diagnostics/catalogue.js";
 import type { Diagnostic, SourceLocation } from "../diagnostics/diagnostic.js";
 import { count, describeType, quote } from "../diagnostics/quote.js";
 import { closest } from "../diagnostics/suggest.js";
-import {
-  API_VERSION,
-  KINDS,
-  childPointer,
-  locate,
-  type Kind,
-  type NodePosition,
-  type Positions,
-  type SourceDocument,
-  type SourceText,
-} from "./document.js";
+import { API_VERSION, KINDS, locate, type Kind, type NodePosition, type SourceDocument, type SourceText } from "./document.js";
+import { MAX_NESTING_DEPTH, scanNesting } from "./nesting.js";
+import { lazyPositions, parseYaml, recordPositions } from "./yaml.js";
 
 /** Spec files are small; a 16 MiB limit still holds 50,000 policies and refuses a runaway file early. */
 export const MAX_FILE_BYTES = 16 * 1024 * 1024;
@@ -51,6 +43,12 @@ function loadFile(source: SourceText): LoadResult {
     return { documents: [], diagnostics: [diagnose("fileTooLarge", { bytes: count(bytes), limit: count(MAX_FILE_BYTES) }, at())] };
   }
   const text = source.text.replace(/^\uFEFF/, "");
+  // Before any parser: every reader after this point recurses once per level.
+  const nesting = scanNesting(text);
+  if (nesting.tooDeepAt !== undefined) {
+    const { line, column } = offsetToPosition(text, nesting.tooDeepAt);
+    return { documents: [], diagnostics: [diagnose("nestingTooDeep", { limit: MAX_NESTING_DEPTH }, at(line, column))] };
+  }
   const lineCounter = new LineCounter();
   const positionOf = (offset: number) => {
     const { line, col } = lineCounter.linePos(offset);
@@ -125,13 +123,6 @@ function loadFile(source: SourceText): LoadResult {
   return { documents, diagnostics };
 }
 
-// logLevel "error": the yaml library would print its warnings (a list used as a
-// key) to stderr itself; the schema reports such keys as unknown fields.
-function parseYaml(text: string, lineCounter: LineCounter) {
-  const parsed = parseAllDocuments(text, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true, logLevel: "error" });
-  return Array.isArray(parsed) ? parsed : [];
-}
-
 /**
  * Most specs are valid, and a valid spec needs no source positions: its data
  * carries it through. js-yaml reads YAML 1.2 data several times faster than the
@@ -174,27 +165,6 @@ function isPlainYaml(file: string, text: string): boolean {
   return !/^%|(?:^|[\s[\]{},:?-])[!&*]|(?:^|[\s[{,])\?(?:\s|$)|__proto__/m.test(text);
 }
 
-/** The positions of each document of a file, read with the yaml library the first time any is asked for. */
-function lazyPositions(text: string): (index: number) => Positions {
-  let byDocument: Map<string, NodePosition>[] | undefined;
-  const all = () => {
-    if (!byDocument) {
-      const lineCounter = new LineCounter();
-      const positionOf = (offset: number) => {
-        const { line, col } = lineCounter.linePos(offset);
-        return { line, column: col };
-      };
-      byDocument = parseYaml(text, lineCounter).map((yamlDocument) => {
-        const positions = new Map<string, NodePosition>();
-        recordPositions(yamlDocument.contents as YamlNode, "", positions, positionOf);
-        return positions;
-      });
-    }
-    return byDocument;
-  };
-  return (index) => ({ get: (pointer) => all()[index]?.get(pointer) });
-}
-
 /** A `---` with nothing after it, or a file of comments, is no document. */
 function isEmptyDocument(contents: unknown): boolean {
   if (contents === null || contents === undefined) return true;
@@ -225,32 +195,6 @@ function checkHeader(
     return undefined;
   }
   return ok ? (kind as Kind) : undefined;
-}
-
-function recordPositions(
-  node: YamlNode | null | undefined,
-  pointer: string,
-  positions: Map<string, NodePosition>,
-  positionOf: (offset: number) => { line: number; column: number },
-  key?: { line: number; column: number },
-): void {
-  if (!node) return;
-  const value = positionOf(node.range?.[0] ?? 0);
-  positions.set(pointer, key ? { value, key } : { value });
-  // An alias points at a node recorded where it was anchored; walking it again is
-  // what an alias bomb wants, so its children stay unrecorded.
-  if (isAlias(node)) return;
-  if (isMap(node)) {
-    for (const pair of node.items) {
-      const keyNode = pair.key as YamlNode | null;
-      const name = isScalar(keyNode) ? String(keyNode.value) : String(keyNode);
-      const keyPosition = positionOf(keyNode?.range?.[0] ?? node.range?.[0] ?? 0);
-      const valueNode = (pair.value as YamlNode | null) ?? keyNode;
-      recordPositions(valueNode, childPointer(pointer, name), positions, positionOf, keyPosition);
-    }
-  } else if (isSeq(node)) {
-    node.items.forEach((item, index) => recordPositions(item as YamlNode, childPointer(pointer, index), positions, positionOf));
-  }
 }
 
 /** The key the parser flagged: its text from the flagged offset up to the `:` (quoted keys whole). */

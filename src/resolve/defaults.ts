@@ -25,7 +25,7 @@ export interface GatewaySettings {
   readonly cluster: { privateNetworking: boolean; hostFirewall: boolean; privateOnly: boolean; apiAllowedNetworks: string[] };
   readonly highAvailability: Required<HighAvailability>;
   readonly members: Required<Omit<Members, "privateIPs">> & Pick<Members, "privateIPs">;
-  readonly egressIPs: readonly EgressIP[];
+  readonly egressIPs: readonly EgressIPSettings[];
   readonly ipv6: Required<IPv6>;
   readonly routes: readonly string[];
   readonly sources: readonly string[];
@@ -34,10 +34,17 @@ export interface GatewaySettings {
   readonly metrics: Required<Metrics>;
 }
 
+/**
+ * An egress IP with its delete protection settled: the schema's default for a
+ * floating IP natgw creates, null for an existing one (`floatingIPId`), which
+ * natgw only looks up and whose protection is set in Hetzner.
+ */
+export type EgressIPSettings = Omit<EgressIP, "deleteProtection"> & { readonly deleteProtection: boolean | null };
+
 export function gatewaySettings(gateway: NatGateway): GatewaySettings {
   const spec = gateway.spec;
   const cluster: Cluster = spec.cluster ?? {};
-  const members: Members = spec.members ?? {};
+  const members: Members = spec.members;
   return {
     name: gateway.metadata.name,
     labels: gateway.metadata.labels ?? schemaDefault("Labels"),
@@ -62,9 +69,12 @@ export function gatewaySettings(gateway: NatGateway): GatewaySettings {
       serverType: members.serverType ?? schemaDefault("Members", "serverType"),
       image: members.image ?? schemaDefault("Members", "image"),
       ...(members.privateIPs ? { privateIPs: members.privateIPs } : {}),
-      sshKeys: members.sshKeys ?? schemaDefault("Members", "sshKeys"),
+      sshKeys: members.sshKeys,
     },
-    egressIPs: spec.egressIPs ?? schemaDefault("NatGatewaySpec", "egressIPs"),
+    egressIPs: (spec.egressIPs ?? schemaDefault<EgressIP[]>("NatGatewaySpec", "egressIPs")).map((egressIP) => ({
+      ...egressIP,
+      deleteProtection: egressIP.floatingIPId === undefined ? (egressIP.deleteProtection ?? schemaDefault("EgressIP", "deleteProtection")) : null,
+    })),
     ipv6: { enabled: spec.ipv6?.enabled ?? schemaDefault("IPv6", "enabled") },
     routes: spec.routes ?? schemaDefault("NatGatewaySpec", "routes"),
     sources: spec.sources ?? [spec.network.ipRange],
@@ -81,6 +91,6 @@ export function gatewaySettings(gateway: NatGateway): GatewaySettings {
 }
 
 /** A policy's egress IP defaults to its gateway's first. */
-export function policyEgressIP(named: string | undefined, gatewayEgressIPs: readonly EgressIP[]): string {
+export function policyEgressIP(named: string | undefined, gatewayEgressIPs: readonly Pick<EgressIP, "name">[]): string {
   return named ?? gatewayEgressIPs[0]!.name;
 }

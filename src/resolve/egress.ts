@@ -1,10 +1,13 @@
 import { quote } from "../diagnostics/quote.js";
+import type { NatGateway } from "../spec/types.generated.js";
 import type { GatewayInput } from "./inputs.js";
 import type { Reporter } from "./reporter.js";
 
 /**
  * Egress IP names are unique within a gateway (policies refer to them by name);
  * a floating IP is routed to one server at a time, so one ID serves one gateway.
+ * Delete protection belongs to the floating IPs natgw creates: partners allowlist
+ * their addresses, and a deleted one is gone for good.
  */
 export function checkEgressIPs(gateways: readonly GatewayInput[], reporter: Reporter): void {
   const floatingOwners = new Map<number, string>();
@@ -16,6 +19,7 @@ export function checkEgressIPs(gateways: readonly GatewayInput[], reporter: Repo
         reporter.report("duplicateEgressIPName", { name: quote(egressIP.name) }, gateway.document, `${pointer}/name`);
       }
       names.add(egressIP.name);
+      checkDeleteProtection(gateway, index, reporter);
       if (egressIP.floatingIPId === undefined) return;
       const owner = floatingOwners.get(egressIP.floatingIPId);
       if (owner) {
@@ -27,5 +31,17 @@ export function checkEgressIPs(gateways: readonly GatewayInput[], reporter: Repo
         );
       }
     });
+  }
+}
+
+function checkDeleteProtection(gateway: GatewayInput, index: number, reporter: Reporter): void {
+  const egressIP = gateway.settings.egressIPs[index]!;
+  const pointer = `/spec/egressIPs/${index}/deleteProtection`;
+  // Whether the spec sets it at all: settings carry the default in its place.
+  const written = (gateway.document.data as unknown as NatGateway).spec.egressIPs?.[index]?.deleteProtection;
+  if (egressIP.floatingIPId !== undefined && written !== undefined) {
+    reporter.report("deleteProtectionOfExisting", { name: quote(egressIP.name), id: String(egressIP.floatingIPId) }, gateway.document, pointer);
+  } else if (egressIP.deleteProtection === false) {
+    reporter.report("deleteProtectionOff", { name: quote(egressIP.name) }, gateway.document, pointer);
   }
 }

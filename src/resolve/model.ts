@@ -78,6 +78,12 @@ export interface EgressIPModel {
   readonly name: string;
   /** An existing floating IP to attach; null when natgw creates it. */
   readonly floatingIPId: number | null;
+  /**
+   * Whether the floating IP natgw creates is protected against deletion, in
+   * Hetzner and in Terraform (`prevent_destroy`); null for an existing one,
+   * which natgw only looks up.
+   */
+  readonly deleteProtection: boolean | null;
   /** The first egress IP: where traffic no policy names leaves. */
   readonly isDefault: boolean;
   /**

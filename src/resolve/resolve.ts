@@ -104,6 +104,7 @@ function gatewayModel(
     egressIPs: settings.egressIPs.map((egressIP, index) => ({
       name: egressIP.name,
       floatingIPId: egressIP.floatingIPId ?? null,
+      deleteProtection: egressIP.deleteProtection,
       isDefault: index === 0,
       defaultPool: index === 0 || (settings.portsPerSource !== null && !named.has(egressIP.name)),
       policies: policies.filter((policy) => policy.egressIP === egressIP.name).map((policy) => policy.input.name).sort(compareText),

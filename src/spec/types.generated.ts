@@ -15,6 +15,10 @@ export type SpecDocument = {
  */
 export type ApiVersion = "natgw.dev/v1alpha1";
 /**
+ * The ID of a Hetzner Cloud resource: a positive integer of at most 2^53-1 (9007199254740991), the largest that JSON readers such as JavaScript hold exactly. Hetzner Cloud IDs use at most 52 bits (announced in the API changelog for September 2023), so every real ID fits; a larger number is a typo, and would reach Terraform as a different ID.
+ */
+export type HetznerID = number;
+/**
  * An IPv4 network in CIDR notation, address/prefix length.
  */
 export type IPv4CIDR = string;
@@ -62,7 +66,7 @@ export interface NatGatewaySpec {
   network: Network;
   cluster?: Cluster;
   highAvailability?: HighAvailability;
-  members?: Members;
+  members: Members;
   /**
    * Floating IPv4 addresses the gateway SNATs to, in order. The first is the default egress IP for all sources; EgressNATPolicies send chosen traffic out of the others. With `portsPerSource`, egress IPs that no policy names also take the sources that no longer fit on the first. Each is created, or an existing one is attached by `floatingIPId`.
    *
@@ -94,10 +98,7 @@ export interface NatGatewaySpec {
  * The Hetzner Cloud private network the members attach to: an existing one by `id` or `name`, or one natgw creates (`create: true`, optionally named by `name`).
  */
 export interface Network {
-  /**
-   * The ID of an existing network. Exclusive with `name` and `create`.
-   */
-  id?: number;
+  id?: HetznerID;
   /**
    * The name of an existing network, or with `create: true` the name of the network to create (default: `<gateway>-network`).
    */
@@ -176,9 +177,11 @@ export interface Members {
    */
   privateIPs?: [IPv4Address] | [IPv4Address, IPv4Address];
   /**
-   * Names of Hetzner Cloud SSH keys installed for root on each member.
+   * Names of Hetzner Cloud SSH keys installed for root on each member; at least one. Terraform pushes the configuration and the API token to the members over SSH as root with one of these keys, so without one the members can never be configured.
+   *
+   * @minItems 1
    */
-  sshKeys?: string[];
+  sshKeys: [string, ...string[]];
 }
 /**
  * A floating IPv4 the gateway SNATs to.
@@ -188,10 +191,11 @@ export interface EgressIP {
    * A DNS label naming this egress IP; EgressNATPolicies refer to it by this name.
    */
   name: string;
+  floatingIPId?: HetznerID;
   /**
-   * The ID of an existing floating IPv4 to attach instead of creating one.
+   * Protect the floating IP natgw creates: Hetzner refuses to delete it, and Terraform refuses to destroy it (`prevent_destroy`). On by default because partners allowlist the address, and a deleted floating IP goes back to Hetzner's pool: a rename or `terraform destroy` would lose it, and a new one has another address. Set false only for a throwaway gateway. Not for an existing floating IP (`floatingIPId`), whose protection is set in Hetzner.
    */
-  floatingIPId?: number;
+  deleteProtection?: boolean;
 }
 /**
  * Public IPv6 on the members themselves. Workload egress stays IPv4: Hetzner private networks are IPv4-only.

@@ -18,6 +18,8 @@ export function explainSchemaError(document: SourceDocument, error: ErrorObject)
   switch (error.keyword) {
     case "required": {
       const missing = (error.params as { missingProperty: string }).missingProperty;
+      const withoutKeys = missingSshKeys(pointer, missing);
+      if (withoutKeys) return diagnose("noSshKey", { found: withoutKeys }, locate(document, pointer, "key"));
       const child = parentSchema.properties?.[missing];
       const example = child ? exampleOf(dereference(child)) : undefined;
       // At the parent's key: `network:` is what lacks a `subnet`.
@@ -69,6 +71,11 @@ export function explainSchemaError(document: SourceDocument, error: ErrorObject)
     case "minimum":
     case "maximum": {
       const { limit } = error.params as { limit: number };
+      if (error.keyword === "maximum" && parentSchema.title === "Hetzner ID") {
+        // Past 2^53 the loader's number is already rounded; the text as written is what the user typed.
+        const written = document.positions.get(pointer)?.written ?? describeType(value);
+        return diagnose("idTooLarge", { field, found: written, limit: String(limit) }, at);
+      }
       const rule =
         parentSchema.minimum !== undefined && parentSchema.maximum !== undefined
           ? `from ${parentSchema.minimum} to ${parentSchema.maximum}`
@@ -80,6 +87,7 @@ export function explainSchemaError(document: SourceDocument, error: ErrorObject)
     case "minItems":
     case "maxItems": {
       const { limit } = error.params as { limit: number };
+      if (pointer === "/spec/members/sshKeys") return diagnose("noSshKey", { found: "an empty list" }, at);
       const rule = error.keyword === "minItems" ? `at least ${plural(limit, "entry", "entries")}` : `at most ${plural(limit, "entry", "entries")}`;
       return diagnose("listLength", { field, rule, found: Array.isArray(value) ? value.length : 0 }, at);
     }
@@ -91,6 +99,16 @@ export function explainSchemaError(document: SourceDocument, error: ErrorObject)
     default:
       return diagnose("schemaOther", { field, detail: error.message ?? "is invalid" }, at);
   }
+}
+
+/**
+ * A gateway without an SSH key can never be configured, whether the list is
+ * empty or missing along with `members`; each says so in the same words.
+ */
+function missingSshKeys(pointer: string, missing: string): string | undefined {
+  if (pointer === "/spec" && missing === "members") return "no `members`";
+  if (pointer === "/spec/members" && missing === "sshKeys") return "`members` without `sshKeys`";
+  return undefined;
 }
 
 function stringError(error: ErrorObject, document: SourceDocument, field: string, parentSchema: SchemaNode): Diagnostic {

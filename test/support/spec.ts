@@ -14,8 +14,12 @@ export function codes(result: CompileResult): string[] {
   return result.diagnostics.map((d) => d.code);
 }
 
-/** A valid HA gateway; `extra` is spliced into its spec (two-space indented YAML). */
+/**
+ * A valid HA gateway; `spec` is spliced into its spec (two-space indented YAML).
+ * A `members:` there replaces the default one, and must name its sshKeys.
+ */
 export function gateway(options: { name?: string; spec?: string; network?: string } = {}): string {
+  const extra = options.spec && !options.spec.endsWith("\n") ? `${options.spec}\n` : (options.spec ?? "");
   const network =
     options.network ??
     `  network:
@@ -31,7 +35,7 @@ spec:
 ${network}
   security:
     sshAllowedCIDRs: [198.51.100.7/32]
-${options.spec ?? ""}`;
+${extra}${/^  members:/m.test(extra) ? "" : "  members: { sshKeys: [ops] }\n"}`;
 }
 
 export function policy(name: string, body: string): string {

@@ -68,6 +68,12 @@ const labels = schema.$defs.Labels as { propertyNames: { pattern: string }; addi
 const LABEL_KEY = new RegExp(labels.propertyNames.pattern);
 const LABEL_VALUE = new RegExp(labels.additionalProperties.pattern);
 const SSH_KEY_NAME = new RegExp(schemaAt("Members", "sshKeys").items!.pattern!);
+const HETZNER_ID = schema.$defs.HetznerID!;
+
+/** A Hetzner Cloud ID within the schema's range (2^53-1 at most, so it reaches Terraform exactly). */
+export function hetznerId(value: number): number {
+  return integer(value, HETZNER_ID.minimum!, HETZNER_ID.maximum!);
+}
 
 /** Hetzner Cloud SSH key names, as the schema allows them. */
 export function sshKeyName(value: string): string {

@@ -209,6 +209,8 @@ export interface FloatingIpConfig extends TerraformMetaArguments {
   readonly description?: string;
   readonly homeLocation: string;
   readonly labels?: Labels;
+  /** Hetzner refuses to delete the floating IP while this is true (provider default false). */
+  readonly deleteProtection?: boolean;
 }
 
 export class FloatingIp extends HcloudResource {
@@ -223,6 +225,7 @@ export class FloatingIp extends HcloudResource {
         description: config.description,
         home_location: config.homeLocation,
         labels: config.labels && verbatim(config.labels),
+        delete_protection: config.deleteProtection,
       },
       config,
     );

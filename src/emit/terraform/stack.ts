@@ -6,7 +6,7 @@ import type { SourceText } from "../../load/document.js";
 import type { GatewayModel } from "../../resolve/model.js";
 import { userDataPayload } from "../hosts/cloud-init.js";
 import { emitHosts } from "../hosts/hosts.js";
-import { address, cidr, hetznerLabel, integer, label, networkName, sshKeyName, token as hetznerToken } from "../hosts/safe.js";
+import { address, cidr, hetznerId, hetznerLabel, integer, label, networkName, sshKeyName, token as hetznerToken } from "../hosts/safe.js";
 import {
   DataFloatingIp,
   DataNetwork,
@@ -141,11 +141,16 @@ export class NatGatewayStack extends TerraformStack {
       let id: string;
       let address: string;
       if (egressIP.floatingIPId === null) {
+        // Partners allowlist this address, and a deleted floating IP goes back to
+        // Hetzner's pool: Hetzner refuses to delete a protected one, and Terraform
+        // refuses a plan that would destroy it (a rename, `terraform destroy`).
+        const kept = egressIP.deleteProtection === true;
         const created = new FloatingIp(this, `floating_ip_${name}`, {
           type: "ipv4",
           name: `${gateway.name}-${egressIP.name}`,
           homeLocation: gateway.location,
           labels: { ...labels, "natgw.dev/egress-ip": egressIP.name },
+          ...(kept ? { deleteProtection: true, lifecycle: { preventDestroy: true } } : {}),
         });
         created.overrideLogicalId(name);
         id = `hcloud_floating_ip.${name}.id`;
@@ -232,7 +237,7 @@ function checkGateway(gateway: GatewayModel): void {
   hetznerToken(gateway.network.zone);
   for (const [key, value] of Object.entries(gateway.labels)) hetznerLabel(key, value);
   if (gateway.network.name !== null) networkName(gateway.network.name);
-  if (gateway.network.id !== null) integer(gateway.network.id, 1, Number.MAX_SAFE_INTEGER);
+  if (gateway.network.id !== null) hetznerId(gateway.network.id);
   cidr(gateway.network.ipRange);
   cidr(gateway.network.subnet);
   for (const member of gateway.members) {
@@ -244,7 +249,7 @@ function checkGateway(gateway: GatewayModel): void {
   }
   for (const egressIP of gateway.egressIPs) {
     label(egressIP.name);
-    if (egressIP.floatingIPId !== null) integer(egressIP.floatingIPId, 1, Number.MAX_SAFE_INTEGER);
+    if (egressIP.floatingIPId !== null) hetznerId(egressIP.floatingIPId);
   }
   gateway.routes.forEach(cidr);
   integer(gateway.metrics.port, 1, 65535);
