@@ -1,12 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { exampleStacks, missingShared, PROVIDER_SCHEMA_FILE, providerSchema } from "../support/terraform.js";
+import { exampleStacks, missingShared, PROVIDER_SCHEMA_FILE, providerSchema, TLS_SCHEMA_FILE, tlsProviderSchema } from "../support/terraform.js";
 
 // The Terraform JSON every example synthesizes, checked against the hcloud
-// provider's own schema (v1.68): every resource and data source type exists,
+// provider's own schema (v1.68) and, for the SSH host keys, the tls provider's
+// (v4.1): every resource and data source type exists,
 // every argument and nested block is one the schema declares (and not one the
 // provider only computes), every required argument is set, and every literal
 // value has the schema's type. `${...}` expressions are left to terraform validate.
-const skip = missingShared(PROVIDER_SCHEMA_FILE);
+const skip = missingShared(PROVIDER_SCHEMA_FILE) ?? missingShared(TLS_SCHEMA_FILE);
 
 /** Terraform's meta-arguments: not part of any provider schema. */
 const META = new Set(["//", "count", "for_each", "provider", "depends_on", "lifecycle", "connection", "provisioner"]);
@@ -79,35 +80,47 @@ function blockProblems(body: Record<string, unknown>, block: Block, where: strin
   return problems;
 }
 
-/** Every problem of one stack against the schema. */
-function stackProblems(stack: Record<string, any>, schema: Record<string, any>): string[] {
+/** The provider schemas by provider name: a type's prefix up to the first `_` names its provider. */
+type Schemas = Record<string, Record<string, any>>;
+
+function schemaOf(schemas: Schemas, type: string): Record<string, any> | undefined {
+  return schemas[type.split("_")[0]!];
+}
+
+/** Every problem of one stack against the schemas of its providers. */
+function stackProblems(stack: Record<string, any>, schemas: Schemas): string[] {
   const problems: string[] = [];
-  for (const [kind, schemas] of [
-    ["resource", schema.resource_schemas],
-    ["data", schema.data_source_schemas],
+  for (const [kind, key] of [
+    ["resource", "resource_schemas"],
+    ["data", "data_source_schemas"],
   ] as const) {
     for (const [type, byName] of Object.entries<Record<string, Record<string, unknown>>>(stack[kind] ?? {})) {
+      const types = schemaOf(schemas, type)?.[key] ?? {};
       for (const [name, body] of Object.entries(byName)) {
         const where = `${kind}.${type}.${name}`;
         if (kind === "resource" && type === "terraform_data") {
           problems.push(...Object.keys(body).filter((key) => !META.has(key) && !TERRAFORM_DATA.has(key)).map((key) => `${where}.${key}: not an argument of terraform_data`));
           continue;
         }
-        if (!schemas[type]) {
+        if (!types[type]) {
           problems.push(`${where}: the provider has no ${kind === "data" ? "data source" : "resource"} ${type}`);
           continue;
         }
-        problems.push(...blockProblems(body, schemas[type].block, where, META));
+        problems.push(...blockProblems(body, types[type].block, where, META));
       }
     }
   }
-  for (const config of stack.provider?.hcloud ?? []) problems.push(...blockProblems(config, schema.provider.block, "provider.hcloud", new Set(["alias"])));
+  for (const [name, configs] of Object.entries<Record<string, unknown>[]>(stack.provider ?? {})) {
+    const schema = schemas[name];
+    if (!schema) problems.push(`provider.${name}: no schema for this provider`);
+    else for (const config of configs) problems.push(...blockProblems(config, schema.provider.block, `provider.${name}`, new Set(["alias"])));
+  }
   return problems;
 }
 
-describe.skipIf(skip)(`every emitted resource and data source fits the hcloud provider schema${skip ? ` (skipped: ${skip})` : ""}`, () => {
+describe.skipIf(skip)(`every emitted resource and data source fits the hcloud and tls provider schemas${skip ? ` (skipped: ${skip})` : ""}`, () => {
   const stacks = exampleStacks();
-  const schema = skip ? {} : providerSchema();
+  const schema: Schemas = skip ? {} : { hcloud: providerSchema(), tls: tlsProviderSchema() };
 
   for (const { example, gateway, json } of stacks) {
     it(`${example}: ${gateway}'s arguments, blocks, types and required arguments`, () => {
@@ -128,7 +141,17 @@ describe.skipIf(skip)(`every emitted resource and data source fits the hcloud pr
       "hcloud_placement_group",
       "hcloud_server",
       "terraform_data",
+      "tls_private_key",
     ]);
+  });
+
+  it("declares both providers, each with the version range natgw is written for", () => {
+    for (const { json } of stacks) {
+      expect(json.terraform.required_providers).toEqual({
+        hcloud: { source: "hetznercloud/hcloud", version: "~> 1.68" },
+        tls: { source: "hashicorp/tls", version: "~> 4.0" },
+      });
+    }
   });
 
   it("catches what it is meant to catch: a misspelled argument, a missing one, a wrong type, a computed one, a bad block", () => {
@@ -141,14 +164,21 @@ describe.skipIf(skip)(`every emitted resource and data source fits the hcloud pr
     server.public_net = { ipv4_enabled: true };
     stack.resource.hcloud_floating_ip.primary.labels = { team: 1 };
     stack.data = { hcloud_image: { x: { name: "debian-12" } }, hcloud_volume: { y: {} } };
+    const hostKey = stack.resource.tls_private_key["dev-egress-1"];
+    hostKey.algoritm = hostKey.algorithm;
+    delete hostKey.algorithm;
+    stack.provider.tls = [{ proxy: { from_env: true } }];
     expect(stackProblems(stack, schema).sort()).toEqual([
       "data.hcloud_volume.y: the provider has no data source hcloud_volume",
+      "provider.tls.proxy: a list block must be a list of objects",
       "resource.hcloud_floating_ip.primary.labels.team: 1 is not a string",
       "resource.hcloud_server.dev-egress-1.ipv4_address: computed by the provider, cannot be set",
       "resource.hcloud_server.dev-egress-1.location: 7 is not a string",
       "resource.hcloud_server.dev-egress-1.public_net: a set block must be a list of objects",
       "resource.hcloud_server.dev-egress-1.server_typ: no such argument or block in the schema",
       "resource.hcloud_server.dev-egress-1.server_type: required, missing",
+      "resource.tls_private_key.dev-egress-1.algorithm: required, missing",
+      "resource.tls_private_key.dev-egress-1.algoritm: no such argument or block in the schema",
     ]);
   });
 });

@@ -8,8 +8,8 @@ import { missingTools } from "../support/tools.js";
 import { exampleStacks, missingShared, VALIDATE_SCRIPT } from "../support/terraform.js";
 
 // Real `terraform init` + `terraform validate` on every example's stack, offline:
-// validate.sh installs a plugin that serves the hcloud provider's schema in place
-// of the provider, so Terraform core checks the configuration as it would with
+// validate.sh installs a plugin that serves the hcloud and tls providers' schemas
+// in place of the providers, so Terraform core checks the configuration as it would with
 // the real one.
 const skip = missingShared(VALIDATE_SCRIPT) ?? missingTools("terraform", "openssl");
 const scratch = mkdtempSync(join(tmpdir(), "natgw-terraform-"));
@@ -41,7 +41,7 @@ describe.skipIf(skip)(`terraform validate${skip ? ` (skipped: ${skip})` : ""}`, 
   const stacks = skip ? [] : exampleStacks();
 
   for (const { example, gateway, text } of stacks) {
-    it(`${example}: ${gateway}'s cdk.tf.json is valid Terraform for hcloud 1.68`, () => {
+    it(`${example}: ${gateway}'s cdk.tf.json is valid Terraform for hcloud 1.68 and tls 4.1`, () => {
       const result = validate(`${example}-${gateway}`, text);
       expect(result.errors).toEqual([]);
       expect(result.stderr).not.toMatch(/error/i);
@@ -75,7 +75,8 @@ describe.skipIf(skip)(`terraform validate${skip ? ` (skipped: ${skip})` : ""}`, 
     const artifacts = buildExample("ha");
     const stack = JSON.parse(artifacts.find((artifact) => artifact.path === "stacks/prod-egress/cdk.tf.json")!.content);
     const provisioners: { file?: { destination: string; content: string } }[] = stack.resource.terraform_data["prod-egress-1"].provisioner;
-    const files = provisioners.flatMap((p) => (p.file && !p.file.content.startsWith("${") ? [p.file] : []));
+    const hostFile = (destination: string) => artifacts.find((artifact) => artifact.path === `hosts/prod-egress-1${destination.replace("/var/lib/natgw/push", "")}`);
+    const files = provisioners.flatMap((p) => (p.file && hostFile(p.file.destination) ? [p.file] : []));
     expect(files.length).toBeGreaterThan(5);
     const outputs = Object.fromEntries(files.map((file, index) => [`file_${index}`, { value: file.content }]));
     const dir = join(scratch, "round-trip");
@@ -89,7 +90,7 @@ describe.skipIf(skip)(`terraform validate${skip ? ` (skipped: ${skip})` : ""}`, 
     const shown = spawnSync("terraform", [`-chdir=${dir}`, "output", "-json"], { encoding: "utf8", env });
     const values = JSON.parse(shown.stdout) as Record<string, { value: string }>;
     files.forEach((file, index) => {
-      const original = artifacts.find((artifact) => artifact.path === `hosts/prod-egress-1${file.destination.replace("/var/lib/natgw/push", "")}`)!;
+      const original = hostFile(file.destination)!;
       expect(values[`file_${index}`]!.value, file.destination).toBe(original.content);
     });
   });

@@ -32,7 +32,7 @@ export function verbatim<T>(value: T): IResolvable {
 }
 
 /** Drops unset arguments, so the JSON holds only what the stack chose. */
-function defined(attributes: Record<string, unknown>): Record<string, unknown> {
+export function defined(attributes: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(attributes).filter(([, value]) => value !== undefined));
 }
 

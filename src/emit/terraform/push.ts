@@ -7,7 +7,6 @@ import {
   hashMapper,
   type FileProvisioner,
   type ITerraformDependable,
-  type RemoteExecProvisioner,
   type TerraformMetaArguments,
 } from "cdktf";
 import type { Construct } from "constructs";
@@ -15,6 +14,8 @@ import type { MemberModel } from "../../resolve/model.js";
 import type { FileMode } from "../artifact.js";
 import { HOST_PATHS } from "../hosts/context.js";
 import type { Server } from "./hcloud.js";
+import { applyScript, checkList, prepareScript, PUSH_CHECK_LIST, PUSH_STAGING_DIR } from "./push-script.js";
+import type { PrivateKey } from "./tls.js";
 
 export interface HostFileContent {
   readonly hostPath: string;
@@ -23,7 +24,7 @@ export interface HostFileContent {
 }
 
 export interface MemberHost {
-  /** The member's cloud-init.yaml: first boot only. */
+  /** The member's cloud-init.yaml: first boot only, sent with its host key (host-key.ts). */
   readonly cloudInit: string;
   /** Every other file of the member, at its path on the host. */
   readonly files: readonly HostFileContent[];
@@ -32,9 +33,10 @@ export interface MemberHost {
 export interface ConfigPushInput {
   /** Terraform address of the network id, e.g. `data.hcloud_network.network.id`. */
   readonly networkId: string;
-  readonly members: readonly { member: MemberModel; server: Server; host: MemberHost }[];
+  readonly members: readonly { member: MemberModel; server: Server; host: MemberHost; hostKey: PrivateKey }[];
   /** Terraform addresses of each egress IP's floating IP id and address. */
   readonly egress: readonly { name: string; id: string; address: string }[];
+  /** Terraform expression of the token the members get, e.g. `local.member_hcloud_token`. */
   readonly token: string;
   readonly sshPrivateKey: string;
   /** What must exist before natgw-ctl reconciles: the floating IP assignments and routes. */
@@ -87,19 +89,6 @@ class TerraformData extends TerraformResource {
   }
 }
 
-/** Where pushed files wait, root-only, until they are moved into place. */
-export const PUSH_STAGING_DIR = `${HOST_PATHS.stateDir}/push`;
-
-/**
- * Copies a staged file into place with its mode and renames it over the old one:
- * scp writes in place, and keepalived runs natgw-ctl every few seconds, so a file
- * must never be seen half written or without its mode.
- */
-function moveIntoPlace(hostPath: string, mode: string): string {
-  const next = `${hostPath}.natgw-new`;
-  return `install -m ${mode} ${PUSH_STAGING_DIR}${hostPath} ${next} && mv -f ${next} ${hostPath}`;
-}
-
 /**
  * Later config changes and the API token reach the members over SSH, never
  * through user_data: user_data forces a server's replacement in the hcloud
@@ -107,46 +96,46 @@ function moveIntoPlace(hostPath: string, mode: string): string {
  * terraform_data per member, replaced (and so re-run) whenever the member's host
  * files or cloud.json change. In HA the second member's push waits for the
  * first, so the two never restart their data plane at the same moment.
+ *
+ * The connection accepts only the member's own host key (host-key.ts), so the
+ * token goes to no one else who answers on that address. Every pushed file is
+ * checked by sha256 on the member before natgw-ctl reconcile runs (push-script.ts).
+ * The token is not in the trigger on purpose: a hash of a secret would sit in
+ * the state; a new token is pushed with `terraform apply -replace`.
  */
 export function configPush(scope: Construct, input: ConfigPushInput): void {
   const cloudJson = new TerraformLocal(scope, "cloud_json", cloudJsonExpression(input));
   cloudJson.overrideLogicalId("cloud_json");
   let previous: TerraformData | null = null;
-  for (const { member, server, host } of input.members) {
+  for (const { member, server, host, hostKey } of input.members) {
     const files = [...host.files].sort((a, b) => (a.hostPath < b.hostPath ? -1 : 1));
+    const expressions = [
+      { hostPath: HOST_PATHS.cloud, fileMode: "0644", expression: "local.cloud_json" },
+      { hostPath: HOST_PATHS.token, fileMode: "0600", expression: input.token },
+    ];
     const pushed = [
       ...files.map((file) => ({ hostPath: file.hostPath, fileMode: file.fileMode as string, content: templateLiteral(file.content) })),
-      { hostPath: HOST_PATHS.cloud, fileMode: "0644", content: "${local.cloud_json}" },
-      { hostPath: HOST_PATHS.token, fileMode: "0600", content: input.token },
+      ...expressions.map(({ hostPath, fileMode, expression }) => ({ hostPath, fileMode, content: `\${${expression}}` })),
     ];
+    // The hash of a host file is of its text as it arrives on the host, before
+    // templateLiteral's escaping, which Terraform undoes.
+    const sums = checkList([
+      ...files.map((file) => ({ sha256: createHash("sha256").update(file.content).digest("hex"), hostPath: file.hostPath })),
+      ...expressions.map(({ hostPath, expression }) => ({ sha256: `\${sha256(${expression})}`, hostPath })),
+    ]);
     const directories = [...new Set(pushed.map((file) => posix.dirname(file.hostPath)))].sort();
-    const prepare: RemoteExecProvisioner = {
-      type: "remote-exec",
-      inline: [
-        // The first push can start while cloud-init still writes the same files.
-        "cloud-init status --wait >/dev/null 2>&1 || true",
-        // Root-only, since the token passes through it.
-        `rm -rf ${PUSH_STAGING_DIR} && install -d -m 0700 ${PUSH_STAGING_DIR}`,
-        `mkdir -p ${directories.map((directory) => `${PUSH_STAGING_DIR}${directory}`).join(" ")} ${directories.join(" ")}`,
-      ],
-    };
-    const copies = pushed.map((file): FileProvisioner => ({ type: "file", destination: `${PUSH_STAGING_DIR}${file.hostPath}`, content: file.content }));
-    const apply: RemoteExecProvisioner = {
-      type: "remote-exec",
-      inline: [
-        ...pushed.map((file) => moveIntoPlace(file.hostPath, file.fileMode)),
-        `rm -rf ${PUSH_STAGING_DIR}`,
-        "systemctl daemon-reload",
-        `${HOST_PATHS.ctl} reconcile`,
-      ],
-    };
+    const copies = [...pushed.map((file) => ({ destination: `${PUSH_STAGING_DIR}${file.hostPath}`, content: file.content })), { destination: PUSH_CHECK_LIST, content: sums }];
     const push = new TerraformData(
       scope,
       `push_${member.name}`,
       { host_files: hostFilesDigest(files), cloud_json: "${sha256(local.cloud_json)}" },
       {
-        connection: { type: "ssh", host: server.ipv4Address, user: "root", privateKey: input.sshPrivateKey },
-        provisioners: [prepare, ...copies, apply],
+        connection: { type: "ssh", host: server.ipv4Address, user: "root", privateKey: input.sshPrivateKey, hostKey: hostKey.publicKeyOpenssh },
+        provisioners: [
+          { type: "remote-exec", inline: prepareScript(member.name, directories) },
+          ...copies.map((copy): FileProvisioner => ({ type: "file", ...copy })),
+          { type: "remote-exec", inline: applyScript(member.name, pushed) },
+        ],
         dependsOn: [server, ...input.after, ...(previous ? [previous] : [])],
       },
     );

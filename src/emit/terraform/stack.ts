@@ -1,10 +1,9 @@
-import { LocalBackend, TerraformOutput, TerraformStack, TerraformVariable, Token } from "cdktf";
+import { LocalBackend, TerraformLocal, TerraformOutput, TerraformStack, TerraformVariable, Token } from "cdktf";
 import type { Construct } from "constructs";
 import { compile } from "../../compile.js";
 import { formatText } from "../../diagnostics/format.js";
 import type { SourceText } from "../../load/document.js";
 import type { GatewayModel } from "../../resolve/model.js";
-import { userDataPayload } from "../hosts/cloud-init.js";
 import { emitHosts } from "../hosts/hosts.js";
 import { address, cidr, hetznerId, hetznerLabel, integer, label, networkName, sshKeyName, token as hetznerToken } from "../hosts/safe.js";
 import {
@@ -19,7 +18,9 @@ import {
   PlacementGroup,
   Server,
 } from "./hcloud.js";
+import { memberBoot } from "./host-key.js";
 import { configPush, type MemberHost } from "./push.js";
+import { TlsProvider } from "./tls.js";
 
 /** A spec to compile, and which of its gateways this stack is (default: the one named like the stack, or the only one). */
 export interface NatGatewaySpec {
@@ -31,6 +32,8 @@ export interface NatGatewayStackOptions {
   /** false: no local backend, so a composing app can add its own (a stack has one). Default true. */
   readonly localBackend?: boolean;
 }
+
+const TOKEN_LENGTH_MESSAGE = "A Hetzner Cloud API token has exactly 64 characters.";
 
 /** Terraform names may not hold `.` or `/`: `0.0.0.0/0` becomes `0_0_0_0_0`. */
 export function terraformName(text: string): string {
@@ -67,10 +70,24 @@ export class NatGatewayStack extends TerraformStack {
     const token = new TerraformVariable(this, "hcloud_token", {
       type: "string",
       sensitive: true,
-      description: "Hetzner Cloud API token (Read & Write) of the project; also pushed to the members for takeover.",
-      validation: [{ condition: "${length(var.hcloud_token) == 64}", errorMessage: "A Hetzner Cloud API token has exactly 64 characters." }],
+      description: "Hetzner Cloud API token (Read & Write) of the project; also pushed to the members for takeover unless member_hcloud_token is set.",
+      validation: [{ condition: "${length(var.hcloud_token) == 64}", errorMessage: TOKEN_LENGTH_MESSAGE }],
     });
     token.overrideLogicalId("hcloud_token");
+    // A token of the members' own can be revoked without breaking the pipeline's.
+    const memberToken = new TerraformVariable(this, "member_hcloud_token", {
+      type: "string",
+      sensitive: true,
+      description: "Hetzner Cloud API token (Read & Write) pushed to the members for takeover, in place of hcloud_token; rotate it with terraform apply -replace=terraform_data.<member>.",
+      // HCL evaluates both branches of a conditional but reports errors of the chosen one only, so length() never sees null.
+      validation: [{ condition: "${var.member_hcloud_token == null ? true : length(var.member_hcloud_token) == 64}", errorMessage: TOKEN_LENGTH_MESSAGE }],
+    });
+    memberToken.overrideLogicalId("member_hcloud_token");
+    // Unset means hcloud_token. cdktf cannot write a null default from the config (it
+    // walks the value as an object), so the override puts `default = null` in place.
+    memberToken.addOverride("default", null);
+    const pushedToken = new TerraformLocal(this, "pushed_token", "${coalesce(var.member_hcloud_token, var.hcloud_token)}");
+    pushedToken.overrideLogicalId("member_hcloud_token");
     const sshKey = new TerraformVariable(this, "ssh_private_key", {
       type: "string",
       sensitive: true,
@@ -78,6 +95,7 @@ export class NatGatewayStack extends TerraformStack {
     });
     sshKey.overrideLogicalId("ssh_private_key");
     new HcloudProvider(this, "hcloud", { token: token.stringValue });
+    new TlsProvider(this, "tls");
 
     const labels = { ...gateway.labels, "natgw.dev/gateway": gateway.name };
     const network = gateway.network;
@@ -110,6 +128,7 @@ export class NatGatewayStack extends TerraformStack {
 
     const servers = gateway.members.map((member) => {
       const host = hosts.get(member.name)!;
+      const boot = memberBoot(this, member.name, host.cloudInit);
       const server = new Server(this, `server_${terraformName(member.name)}`, {
         name: member.name,
         serverType: member.serverType,
@@ -117,7 +136,7 @@ export class NatGatewayStack extends TerraformStack {
         location: gateway.location,
         labels: { ...labels, "natgw.dev/member": member.name },
         sshKeys: member.sshKeys,
-        userData: userDataPayload(host.cloudInit),
+        userData: boot.userData,
         ...(placementGroupId !== undefined ? { placementGroupId } : {}),
         // alias_ips = [] keeps Terraform >= 1.4 from detaching and re-attaching the network.
         network: [{ networkId: Token.asNumber(ref(networkId)), ip: member.privateIp, aliasIps: [] }],
@@ -125,11 +144,12 @@ export class NatGatewayStack extends TerraformStack {
         publicNet: [{ ipv4Enabled: true, ipv6Enabled: gateway.ipv6.enabled }],
         ...(subnet ? { dependsOn: [subnet] } : {}),
         // user_data forces replacement in the provider; it only matters at first
-        // boot, and later config arrives over SSH (push.ts).
-        lifecycle: { ignoreChanges: ["user_data"] },
+        // boot, and later config arrives over SSH (push.ts). A new host key
+        // reaches a server only through user_data, so it replaces the server.
+        lifecycle: { ignoreChanges: ["user_data"], replaceTriggeredBy: [boot.hostKey.address] },
       });
       server.overrideLogicalId(terraformName(member.name));
-      return { member, server, host };
+      return { member, server, host, hostKey: boot.hostKey };
     });
     const first = servers[0]!;
     // In HA keepalived's takeover moves the floating IPs and routes to whichever
@@ -186,9 +206,9 @@ export class NatGatewayStack extends TerraformStack {
 
     configPush(this, {
       networkId,
-      members: servers.map(({ member, server, host }) => ({ member, server, host })),
+      members: servers,
       egress,
-      token: token.stringValue,
+      token: "local.member_hcloud_token",
       sshPrivateKey: sshKey.stringValue,
       after: [...egress.map((e) => e.assignment), ...routes.map((r) => r.route)],
     });
@@ -213,6 +233,11 @@ export class NatGatewayStack extends TerraformStack {
       "Network routes sent to the gateway, with the gateway Terraform last saw.",
     );
     output("network_id", ref(networkId), "The id of the private network.");
+    output(
+      "ssh_host_keys",
+      Object.fromEntries(servers.map(({ member, hostKey }) => [member.name, hostKey.publicKeyOpenssh])),
+      "Member name -> its SSH host key (authorized_keys form), for known_hosts.",
+    );
     output(
       "metrics_targets",
       gateway.metrics.enabled ? gateway.members.map((member) => `${member.privateIp}:${gateway.metrics.port}`) : [],
