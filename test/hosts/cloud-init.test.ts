@@ -62,10 +62,10 @@ describe("cloud-init user-data", () => {
         expect(result.valid, result.stdout + result.stderr).toBe(true);
       });
 
-      it.skipIf(missingTools("cloud-init"))("writes the member's host files but config.json and the ruleset, byte for byte, with their modes, owned by root", () => {
+      it.skipIf(missingTools("cloud-init"))("writes the member's host files but config.json, the ruleset and the takeover program, byte for byte, with their modes, owned by root", () => {
         const document = decode(artifact.content, `${member}.yaml`);
         const pushed = files.filter((file) => PUSHED_ONLY.has(file.path.slice(`hosts/${member}`.length)));
-        expect(pushed.map((file) => file.path.slice(`hosts/${member}`.length)).sort()).toEqual(["/etc/natgw/config.json", "/etc/natgw/ruleset.nft"]);
+        expect(pushed.map((file) => file.path.slice(`hosts/${member}`.length)).sort()).toEqual(["/etc/natgw/config.json", "/etc/natgw/ruleset.nft", "/usr/local/lib/natgw/takeover"]);
         const expected = files.filter((file) => !pushed.includes(file)).map((file) => ({
           path: file.path.slice(`hosts/${member}`.length),
           owner: "root:root",
@@ -82,7 +82,7 @@ describe("cloud-init user-data", () => {
         const metrics = files.some((file) => file.path.endsWith("/usr/local/lib/natgw/metrics"));
         expect(document.package_update).toBe(true);
         expect(document.packages!).toEqual(
-          ["conntrack", "curl", "jq", ...(ha ? ["keepalived"] : []), "nftables", ...(metrics ? ["prometheus-node-exporter"] : [])],
+          ["conntrack", "curl", "jq", ...(ha ? ["keepalived"] : []), "nftables", ...(metrics ? ["prometheus-node-exporter"] : []), "python3"],
         );
         const modules = files.some((file) => /\/etc\/modules-load\.d\/[^/]+\.conf$/.test(file.path));
         const prelude = [

@@ -57,7 +57,13 @@ export function runtimeConfig({ gateway, member, peer }: MemberContext) {
     metrics: { enabled: gateway.metrics.enabled, port: integer(gateway.metrics.port, 1024, 65535) },
     vrrp: gateway.vrrp,
     api: { endpoint: HETZNER_API_ENDPOINT, tokenFile: HOST_PATHS.token, cloudFile: HOST_PATHS.cloud },
-    paths: { runtimeDir: HOST_PATHS.runtimeDir, stateDir: HOST_PATHS.stateDir, textfileDir: HOST_PATHS.textfileDir },
+    paths: {
+      runtimeDir: HOST_PATHS.runtimeDir,
+      stateDir: HOST_PATHS.stateDir,
+      textfileDir: HOST_PATHS.textfileDir,
+      ctl: HOST_PATHS.ctl,
+      takeover: HOST_PATHS.takeover,
+    },
   };
 }
 
