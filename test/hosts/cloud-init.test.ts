@@ -59,10 +59,10 @@ describe("cloud-init user-data", () => {
         expect(result.valid, result.stdout + result.stderr).toBe(true);
       });
 
-      it.skipIf(missingTools("cloud-init"))("writes the member's host files but config.json, the ruleset and the baseline, byte for byte, with their modes, owned by root", () => {
+      it.skipIf(missingTools("cloud-init"))("writes the member's host files but config.json, the ruleset, the takeover program and the baseline, byte for byte, with their modes, owned by root", () => {
         const document = decode(artifact.content, `${member}.yaml`);
         const pushed = files.filter((file) => PUSHED_ONLY.has(file.path.slice(`hosts/${member}`.length)));
-        expect(pushed.map((file) => file.path.slice(`hosts/${member}`.length)).sort()).toEqual(["/etc/natgw/config.json", "/etc/natgw/ruleset.nft"]);
+        expect(pushed.map((file) => file.path.slice(`hosts/${member}`.length)).sort()).toEqual(["/etc/natgw/config.json", "/etc/natgw/ruleset.nft", "/usr/local/lib/natgw/takeover"]);
         // The baseline is bootcmd's: write_files would replace the copy Terraform keeps current at every boot it runs.
         const baseline = files.filter((file) => file.path === `hosts/${member}/etc/natgw/baseline.nft`);
         expect(baseline).toHaveLength(1);
@@ -82,7 +82,7 @@ describe("cloud-init user-data", () => {
         const metrics = files.some((file) => file.path.endsWith("/usr/local/lib/natgw/metrics"));
         expect(document.package_update).toBe(true);
         expect(document.packages!).toEqual(
-          ["conntrack", "curl", "jq", ...(ha ? ["keepalived"] : []), "nftables", ...(metrics ? ["prometheus-node-exporter"] : [])],
+          ["conntrack", "curl", "jq", ...(ha ? ["keepalived"] : []), "nftables", ...(metrics ? ["prometheus-node-exporter"] : []), "python3"],
         );
         const modules = files.some((file) => /\/etc\/modules-load\.d\/[^/]+\.conf$/.test(file.path));
         const prelude = [

@@ -10,6 +10,7 @@ import { FakeHetznerApi } from "../support/hetzner-api.js";
 import { isRoot, missingTools, Namespace, run } from "../support/tools.js";
 
 const CTL = "/usr/local/sbin/natgw-ctl";
+const TAKEOVER = "/usr/local/lib/natgw/takeover";
 const scripts = hostFiles(CTL);
 const TOKEN = "a".repeat(32) + "B".repeat(32);
 const SERVERS = { "prod-egress-1": 111, "prod-egress-2": 222, "dev-egress-1": 333 };
@@ -36,7 +37,8 @@ describe("natgw-ctl as rendered", () => {
 /**
  * Commands that need root (nft, systemctl, ip, sysctl) are replaced on PATH by
  * tiny programs printing canned answers, steered by files in `fake/`; curl, jq
- * and bash are the real ones, and the API is the fake Hetzner API.
+ * and bash are the real ones, and the API is the fake Hetzner API. The takeover
+ * asks `natgw-ctl role` for the live role: `fake/role` answers it.
  */
 const FAKE_COMMANDS: Record<string, string> = {
   nft: `echo "nft $*" >>"$FAKE/calls"
@@ -64,6 +66,8 @@ case "$*" in
 esac`,
   systemctl: `echo "systemctl $*" >>"$FAKE/calls"`,
   logger: `echo "logger $*" >>"$FAKE/calls"`,
+  "natgw-ctl-role": `echo "natgw-ctl $*" >>"$FAKE/calls"
+[[ $* == role ]] && cat "$FAKE/role"`,
 };
 
 interface Host {
@@ -95,6 +99,7 @@ function makeHost(example: string, member: string, endpoint: string, cloud: obje
   // natgw-ctl reads some of /proc itself: a scratch one, whose ip_forward is the fake sysctl's.
   mkdirSync(join(directory, "proc", "sys", "net", "ipv4"), { recursive: true });
   symlinkSync(join(fake, "ip_forward"), join(directory, "proc", "sys", "net", "ipv4", "ip_forward"));
+  writeFileSync(join(fake, "role"), example === "single" ? "active\n" : "MASTER\n");
   writeFileSync(join(directory, "config.json"), artifactOf(artifacts, member, "/etc/natgw/config.json").content);
   writeFileSync(join(directory, "cloud.json"), JSON.stringify(cloud));
   // No kernel settings to read back, unless a test gives the real file and a /proc/sys to match.
@@ -102,6 +107,8 @@ function makeHost(example: string, member: string, endpoint: string, cloud: obje
   writeFileSync(join(directory, "token"), `${TOKEN}\n`, { mode: 0o600 });
   const script = join(directory, "natgw-ctl");
   writeFileSync(script, artifactOf(artifacts, member, CTL).content, { mode: 0o755 });
+  const takeover = artifacts.find((candidate) => candidate.path === `hosts/${member}${TAKEOVER}`);
+  if (takeover) writeFileSync(join(directory, "takeover"), takeover.content, { mode: 0o755 });
   const env: NodeJS.ProcessEnv = {
     PATH: `${bin}:${process.env.PATH ?? "/usr/bin:/bin"}`,
     HOME: directory,
@@ -113,6 +120,8 @@ function makeHost(example: string, member: string, endpoint: string, cloud: obje
     NATGW_TOKEN_FILE: join(directory, "token"),
     NATGW_STATE_DIR: stateDir,
     NATGW_API_ENDPOINT: endpoint,
+    NATGW_TAKEOVER: join(directory, "takeover"),
+    NATGW_CTL: join(bin, "natgw-ctl-role"),
     NATGW_METADATA_URL: endpoint.replace(/\/v1$/, "/hetzner/v1/metadata"),
     NATGW_POLL_INITIAL_SECONDS: "0.01",
     NATGW_POLL_INTERVAL_SECONDS: "0.01",
@@ -179,6 +188,11 @@ function ctl(host: Host, args: string[], onStart?: (pid: number) => void): Promi
   });
 }
 
+/** Resolves once `condition` holds, checking every few milliseconds. */
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5));
+}
+
 function takeoverLog(host: Host): Array<Record<string, unknown>> {
   const path = join(host.stateDir, "takeovers.log");
   if (!existsSync(path)) return [];
@@ -217,7 +231,8 @@ describe.skipIf(toolsMissing)("natgw-ctl against a fake Hetzner Cloud API", () =
     const log = takeoverLog(host);
     expect(log).toHaveLength(1);
     expect(log[0]).toMatchObject({ result: "ok", attempts: 2 });
-    expect(Object.keys(log[0]!).sort()).toEqual(["attempts", "durationSeconds", "result", "time"]);
+    expect(log[0]).toMatchObject({ changes: 3, reason: null });
+    expect(Object.keys(log[0]!).sort()).toEqual(["attempts", "changes", "durationSeconds", "reason", "result", "time"]);
     expect(log[0]!.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     expect(typeof log[0]!.durationSeconds).toBe("number");
     // Every POST's action was polled to success before the next change.
@@ -248,21 +263,58 @@ describe.skipIf(toolsMissing)("natgw-ctl against a fake Hetzner Cloud API", () =
     expect(result.stderr).toMatch(/HTTP 423 locked; retrying/);
   });
 
+  it("a takeover the API's outage interrupts goes on once the API answers again, without a reconcile", async () => {
+    api.outage = "unavailable";
+    let exited = false;
+    const running = ctl(host, ["takeover", "--json"]).finally(() => (exited = true));
+    // Longer than a bounded takeover lasts: six attempts a request, three rounds.
+    await until(() => exited || api.outageAnswers >= 60);
+    api.outage = null;
+    const result = await running;
+    expect(result.status, result.stderr).toBe(0);
+    expect(api.floatingIPs.get(FLOATING_IP_ID)!.server).toBe(111);
+    expect(api.networks.get(4711)).toEqual([{ destination: "0.0.0.0/0", gateway: "10.0.1.2" }]);
+    expect(takeoverLog(host)).toMatchObject([{ result: "ok" }]);
+    // Before every round after the first it asked whether this member is still MASTER.
+    expect(readFileSync(join(host.fake, "calls"), "utf8")).toMatch(/^natgw-ctl role$/m);
+  });
+
+  it("a retry in the floating IP lane never holds the route lane", async () => {
+    host.env.NATGW_BACKOFF_INITIAL_SECONDS = "0.2";
+    host.env.NATGW_BACKOFF_MAX_SECONDS = "0.4";
+    api.failNext("POST", "/actions/assign", 423, "locked", 3);
+    const result = await ctl(host, ["takeover"]);
+    expect(result.status, result.stderr).toBe(0);
+    const posts = api.requests.filter((request) => request.method === "POST").map((request) => request.path.replace(/^.*\/actions\//, ""));
+    // The route was re-pointed while the floating IP's assign waited out its backoff.
+    expect(posts.indexOf("add_route")).toBeGreaterThan(posts.indexOf("assign"));
+    expect(posts.indexOf("add_route")).toBeLessThan(posts.lastIndexOf("assign"));
+    expect(posts.filter((post) => post === "assign")).toHaveLength(4);
+  });
+
   it("takeover does not repeat a 422 answer, fails and logs the failure", async () => {
     api.failNext("POST", "/actions/assign", 422, "invalid_input", 10);
     const result = await ctl(host, ["takeover"]);
     expect(result.status).not.toBe(0);
     expect(api.count("POST", "/actions/assign")).toBe(1);
-    expect(api.count("POST", "/actions/add_route")).toBe(0);
-    expect(takeoverLog(host)).toMatchObject([{ result: "failed" }]);
+    // One round: the route lane finished its own changes (never a route deleted and not added), then it stopped.
+    expect(api.count("GET", "/floating_ips/123456")).toBe(1);
+    expect(api.networks.get(4711)).toEqual([{ destination: "0.0.0.0/0", gateway: "10.0.1.2" }]);
+    expect(takeoverLog(host)).toMatchObject([{ result: "failed", attempts: 1, reason: expect.stringMatching(/HTTP 422 invalid_input/) }]);
   });
 
-  it("takeover gives up after its attempts when the API keeps failing, and says so", async () => {
+  it("reconcile's takeover gives up after its rounds when the API keeps failing, and says so", async () => {
+    const keepalived = startKeepalived(host);
+    await keepalived.notify("MASTER");
     api.failNext("GET", "/networks/4711", 503, "unavailable", 1000);
-    const result = await ctl(host, ["takeover"]);
+    const result = await ctl(host, ["reconcile", "--json"]).finally(() => keepalived.stop());
     expect(result.status).not.toBe(0);
     expect(result.stderr).toMatch(/giving up after 6 attempts/);
+    expect(JSON.parse(result.stdout).steps.find((step: { name: string }) => step.name === "api")).toMatchObject({ ok: false });
+    expect(JSON.parse(result.stdout).ok).toBe(false);
     expect(takeoverLog(host)).toMatchObject([{ result: "failed", attempts: 3 }]);
+    // The other lane did not wait for it: the floating IP moved in the first round.
+    expect(api.floatingIPs.get(FLOATING_IP_ID)!.server).toBe(111);
   });
 
   it("a takeover killed between delete_route and add_route is completed by the next reconcile", async () => {
@@ -299,6 +351,21 @@ describe.skipIf(toolsMissing)("natgw-ctl against a fake Hetzner Cloud API", () =
     // keepalived failed with the data plane at first boot; reconcile brings it back.
     expect(calls).toContain("systemctl start keepalived.service");
     expect(calls).toContain("ip address replace 203.0.113.10/32 dev eth0");
+  });
+
+  it("reconcile while a takeover runs leaves the API to it and says so", async () => {
+    api.outage = "unavailable";
+    const running = ctl(host, ["takeover"]);
+    await until(() => api.outageAnswers > 0);
+    const keepalived = startKeepalived(host);
+    await keepalived.notify("MASTER");
+    const result = await ctl(host, ["reconcile", "--json"]).finally(() => keepalived.stop());
+    api.outage = null;
+    expect(result.status, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout).ok).toBe(true);
+    expect(JSON.parse(result.stdout).steps.find((step: { name: string }) => step.name === "api")).toMatchObject({ ok: true, detail: expect.stringMatching(/^takeover in progress \(pid \d+, run\)/) });
+    expect((await running).status).toBe(0);
+    expect(takeoverLog(host)).toMatchObject([{ result: "ok" }]);
   });
 
   it("reconcile on the standby re-applies the host but leaves the API to the active member", async () => {
@@ -363,7 +430,7 @@ describe.skipIf(toolsMissing)("natgw-ctl against a fake Hetzner Cloud API", () =
     // A crashed keepalived's last state is stale: the restarted one starts as BACKUP.
     expect((await ctl(host, ["role"])).stdout).toBe("unknown\n");
     expect(JSON.parse((await ctl(host, ["status", "--json"])).stdout)).toMatchObject({ member: { role: "unknown" } });
-    expect(api.requests).toHaveLength(0);
+    expect(api.requests.filter((request) => request.method !== "GET"), "status only reads the API").toEqual([]);
   });
 
   it("role is unknown when the recorded pid now belongs to another process, or when no keepalived reported the state", async () => {
@@ -425,14 +492,14 @@ describe.skipIf(toolsMissing)("natgw-ctl against a fake Hetzner Cloud API", () =
     expect((await ctl(host, ["health"])).status).toBe(0);
   });
 
-  it("status --json reports role, owners as last verified, health and security defaults", async () => {
+  it("status --json reports role, owners as the API shows them, health and security defaults", async () => {
     const keepalived = startKeepalived(host);
     await keepalived.notify("MASTER");
     expect((await ctl(host, ["takeover"])).status).toBe(0);
     const requestsBefore = api.requests.length;
     const result = await ctl(host, ["status", "--json"]).finally(() => keepalived.stop());
     expect(result.status, result.stderr).toBe(0);
-    expect(api.requests.length).toBe(requestsBefore);
+    expect(api.requests.slice(requestsBefore).map((request) => request.method)).toEqual(["GET", "GET"]);
     const status = JSON.parse(result.stdout) as Record<string, unknown>;
     expect(status).toMatchObject({
       gateway: "prod-egress",
@@ -446,7 +513,35 @@ describe.skipIf(toolsMissing)("natgw-ctl against a fake Hetzner Cloud API", () =
       connectivity: { probe: null },
       security: { blockSMTP25: true, blockedDestinations: ["169.254.0.0/16"], sshAllowedCIDRs: ["198.51.100.7/32"], metricsListen: "10.0.1.2:9100" },
     });
-    expect(status.lastVerified).toMatch(/^\d{4}-/);
+    expect(status.owners).toEqual({ observed: expect.stringMatching(/^\d{4}-/), reason: null });
+  });
+
+  it("status after a hand-back names the new active member as owner, not the last takeover's", async () => {
+    const keepalived = startKeepalived(host);
+    await keepalived.notify("MASTER");
+    expect((await ctl(host, ["takeover"])).status).toBe(0);
+    // prod-egress-2 took over: the API points everything at it.
+    api.floatingIPs.get(FLOATING_IP_ID)!.server = 222;
+    api.networks.set(4711, [{ destination: "0.0.0.0/0", gateway: "10.0.1.3" }]);
+    await keepalived.notify("BACKUP");
+    const result = await ctl(host, ["status", "--json"]).finally(() => keepalived.stop());
+    expect(result.status, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      member: { name: "prod-egress-1", role: "BACKUP" },
+      floatingIPs: [{ name: "primary", server: 222, owner: "prod-egress-2" }],
+      routes: [{ destination: "0.0.0.0/0", gateway: "10.0.1.3", owner: "prod-egress-2" }],
+    });
+  });
+
+  it("status without the API token names no owners and says why", async () => {
+    rmSync(host.env.NATGW_TOKEN_FILE!);
+    const result = await ctl(host, ["status", "--json"]);
+    expect(result.status, result.stderr).toBe(0);
+    const status = JSON.parse(result.stdout) as { owners: unknown; floatingIPs: unknown; routes: unknown };
+    expect(status.owners).toEqual({ observed: null, reason: expect.stringMatching(/^no API token at .*token \(Terraform writes it after apply\)$/) });
+    expect(status.floatingIPs).toEqual([{ name: "primary", address: "203.0.113.10", server: null, owner: null }]);
+    expect(status.routes).toEqual([{ destination: "0.0.0.0/0", gateway: null, owner: null }]);
+    expect(api.requests).toHaveLength(0);
   });
 
   it("diag --json reports interfaces, forwarding, NAT rules, conntrack, drops and takeovers", async () => {

@@ -45,7 +45,7 @@ const CONNTRACK_STATS = [
  * as they do before the ruleset loads), and the textfile, state and /proc/sys
  * directories are scratch directories.
  */
-function scratchHost(name: string, options: { rulesetLoaded: boolean; vrrpState?: string; takeovers?: string }) {
+function scratchHost(name: string, options: { rulesetLoaded: boolean; vrrpState?: string; takeovers?: string; takeoverRounds?: string }) {
   const root = join(scratch, name);
   const bin = join(root, "bin");
   writeExecutable(
@@ -68,6 +68,7 @@ function scratchHost(name: string, options: { rulesetLoaded: boolean; vrrpState?
   // natgw-ctl tells the role: the state keepalived reported while it still runs, else unknown.
   writeExecutable(join(bin, "natgw-ctl"), `#!/bin/sh\n[ "$*" = role ] || exit 2\necho ${(options.vrrpState ?? "unknown").trim()}\n`);
   if (options.takeovers !== undefined) writeFileSync(join(state, "takeovers.log"), options.takeovers);
+  if (options.takeoverRounds !== undefined) writeFileSync(join(state, "takeover-rounds"), options.takeoverRounds);
   const textfile = join(root, "textfile");
   const env = {
     ...process.env,
@@ -146,8 +147,11 @@ describe.skipIf(missingTools("bash", "jq"))("the metrics script", () => {
         "not a JSON line",
         '{"time":"2026-11-23T11:00:00Z","result":"failed","durationSeconds":31,"attempts":5}',
         '{"time":"2026-11-23T12:00:00Z","result":"ok","durationSeconds":3.25,"attempts":2}',
+        '{"time":"2026-11-23T13:00:00Z","result":"stopped","durationSeconds":60.5,"attempts":14,"changes":0,"reason":"prod-egress-1 is BACKUP now"}',
+        '{"time":"2026-11-23T14:00:00Z","result":"ok","durationSeconds":2.75,"attempts":2,"changes":3,"reason":null}',
         "",
       ].join("\n"),
+      takeoverRounds: "21\n",
     });
     const result = runScript(ha, host.env, host.root);
     expect(result.stderr).toBe("");
@@ -190,8 +194,10 @@ describe.skipIf(missingTools("bash", "jq"))("the metrics script", () => {
       'natgw_vrrp_state{state="MASTER"}': 1,
       'natgw_vrrp_state{state="STOP"}': 0,
       'natgw_takeovers_total{result="failed"}': 1,
-      'natgw_takeovers_total{result="ok"}': 2,
-      natgw_takeover_last_duration_seconds: 3.25,
+      'natgw_takeovers_total{result="ok"}': 3,
+      'natgw_takeovers_total{result="stopped"}': 1,
+      natgw_takeover_rounds_total: 21,
+      natgw_takeover_last_duration_seconds: 2.75,
     });
   });
 
@@ -205,6 +211,8 @@ describe.skipIf(missingTools("bash", "jq"))("the metrics script", () => {
     expect([...samples.keys()].filter((key) => /egress|return|nat_|dropped/.test(key))).toEqual([]);
     expect(samples.get('natgw_vrrp_state{state="FAULT"}')).toBe(1);
     expect(samples.get('natgw_takeovers_total{result="ok"}')).toBe(0);
+    expect(samples.get("natgw_takeover_rounds_total")).toBe(0);
+    expect(samples.has("natgw_takeover_last_duration_seconds")).toBe(false);
   });
 
   it("sets no VRRP state while natgw-ctl cannot tell the role (keepalived crashed or not yet reported)", () => {

@@ -106,10 +106,16 @@ export class Member extends Host {
     for (const pid of pids) process.kill(pid, "SIGKILL");
   }
 
-  /** natgw-ctl processes running `command` (bash runs the script, so its command line tells). */
+  /**
+   * natgw-ctl processes running `command` (bash runs the script, so its command
+   * line tells). `natgw-ctl takeover` becomes the takeover program (`python3
+   * /usr/local/lib/natgw/takeover run`), and reconcile runs it too: for
+   * "takeover", those count.
+   */
   ctlPids(command: string): number[] {
     return namespacePids(this.namespace).filter((pid) => {
       const argv = readCmdline(pid);
+      if (command === "takeover" && argv.some((arg) => arg.endsWith("/natgw/takeover"))) return true;
       return argv.some((arg) => arg.endsWith("/natgw-ctl")) && argv.includes(command);
     });
   }

@@ -6,10 +6,10 @@ import type { AddressInfo } from "node:net";
  * floating IP assignment and network routes kept in memory, Action objects that
  * run until polled, and the error answers Hetzner gives (`locked` while an action
  * runs on the resource, `conflict` while one runs on the network). Tests can make
- * it answer with an error a given number of times, or stop answering after a
- * change, as if the caller had been killed. The network lab serves it from its
- * emulated cloud with actions that take real time, and applies each change to the
- * namespaces' routing when its action succeeds.
+ * it answer with an error a given number of times, stop answering after a
+ * change, as if the caller had been killed, or be down for a while (`outage`).
+ * The network lab serves it from its emulated cloud with actions that take real
+ * time, and applies each change to the namespaces' routing when its action succeeds.
  */
 export interface Route {
   destination: string;
@@ -60,7 +60,7 @@ export interface FakeHetznerOptions {
   readonly onChange?: (change: Change) => void;
 }
 
-const ERROR_MESSAGES: Record<number, string> = { 401: "unauthorized", 404: "not found", 409: "conflict", 422: "invalid input", 423: "locked", 429: "rate limit exceeded", 500: "server error" };
+const ERROR_MESSAGES: Record<number, string> = { 401: "unauthorized", 404: "not found", 409: "conflict", 422: "invalid input", 423: "locked", 429: "rate limit exceeded", 500: "server error", 503: "service unavailable" };
 
 export class FakeHetznerApi {
   readonly requests: RecordedRequest[] = [];
@@ -72,6 +72,13 @@ export class FakeHetznerApi {
   private nextActionId = 1000;
   private hold: { command: string; reached: () => void } | null = null;
   endpoint = "";
+  /**
+   * While set, the Cloud API is down (the metadata service is not): every request
+   * is answered 503 `unavailable`, or its connection is cut without an answer
+   * ("reset"). Such requests are counted in outageAnswers, not recorded.
+   */
+  outage: "unavailable" | "reset" | null = null;
+  outageAnswers = 0;
 
   private constructor(private readonly options: FakeHetznerOptions) {
     for (const [id, floatingIP] of Object.entries(options.floatingIPs)) this.floatingIPs.set(Number(id), { ...floatingIP });
@@ -123,6 +130,13 @@ export class FakeHetznerApi {
 
   /** Answers one request; the lab calls it from its own HTTPS server. */
   handle(request: IncomingMessage, response: ServerResponse): void {
+    const down = this.outage !== null && !(request.url ?? "").startsWith("/hetzner/") && request.url !== "/probe";
+    if (down) this.outageAnswers += 1;
+    if (down && this.outage === "reset") {
+      request.socket.destroy();
+      return;
+    }
+    if (down) return this.error(response, 503, "unavailable");
     let text = "";
     request.on("data", (chunk: Buffer) => (text += chunk.toString()));
     request.on("end", () => {

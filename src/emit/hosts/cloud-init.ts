@@ -17,9 +17,11 @@ export const USER_DATA_LIMIT_BYTES = 32 * 1024;
  * stay out of the user-data and travel only with Terraform's push, which a member
  * needs before it forwards anyway: cloud.json and the token arrive the same way.
  * The user-data then has the same size for ten policies or ten thousand, and the
- * first boot still fails closed (the ruleset cannot load without them).
+ * first boot still fails closed (the ruleset cannot load without them). The
+ * takeover program goes the same way: without the token and cloud.json it can do
+ * nothing, and the user-data keeps its room under the 32 KiB.
  */
-export const PUSHED_ONLY: ReadonlySet<string> = new Set([HOST_PATHS.config, HOST_PATHS.ruleset]);
+export const PUSHED_ONLY: ReadonlySet<string> = new Set([HOST_PATHS.config, HOST_PATHS.ruleset, HOST_PATHS.takeover]);
 
 /** write_files entries are indented by four spaces; a block scalar's lines by six. */
 const CONTENT_INDENT = "      ";
@@ -176,9 +178,9 @@ export function unitStartOrder(files: readonly { hostPath: string; content: stri
   return order;
 }
 
-/** Debian packages the member's files need. */
+/** Debian packages the member's files need (python3 for the takeover program; cloud-init itself brings it). */
 function packages(context: MemberContext): string[] {
-  const names = ["conntrack", "curl", "jq", "nftables"];
+  const names = ["conntrack", "curl", "jq", "nftables", "python3"];
   if (isHA(context)) names.push("keepalived");
   if (context.gateway.metrics.enabled) names.push("prometheus-node-exporter");
   return names.sort();

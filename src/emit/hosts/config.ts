@@ -63,6 +63,8 @@ export function runtimeConfig({ gateway, member, peer }: MemberContext) {
       textfileDir: HOST_PATHS.textfileDir,
       baselineFile: HOST_PATHS.baseline,
       sysctlFile: HOST_PATHS.sysctl,
+      ctl: HOST_PATHS.ctl,
+      takeover: HOST_PATHS.takeover,
     },
   };
 }

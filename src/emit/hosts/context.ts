@@ -54,6 +54,8 @@ export const HOST_PATHS = {
   runtimeDir: "/run/natgw",
   stateDir: "/var/lib/natgw",
   ctl: "/usr/local/sbin/natgw-ctl",
+  /** The takeover program: the only one that calls the Hetzner Cloud API. */
+  takeover: "/usr/local/lib/natgw/takeover",
   textfileDir: "/var/lib/prometheus/node-exporter",
 } as const;
 

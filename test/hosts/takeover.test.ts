@@ -1,0 +1,225 @@
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { HOST_PATHS } from "../../src/emit/hosts/context.js";
+import { PROGRAMS_DIR } from "../../src/emit/hosts/render.js";
+import { buildExample, hostFiles } from "../support/artifacts.js";
+import { FakeHetznerApi } from "../support/hetzner-api.js";
+import { missingTools } from "../support/tools.js";
+
+const PROGRAM = `${PROGRAMS_DIR}${HOST_PATHS.takeover.slice(1)}`;
+const TOKEN = "c".repeat(64);
+const FLOATING_IP_ID = 123456;
+const PEER_GATEWAY = "10.0.1.3";
+const OWN_GATEWAY = "10.0.1.2";
+
+describe("the takeover program as shipped", () => {
+  const files = hostFiles(HOST_PATHS.takeover);
+
+  it("is the same file on every member, executable, run by Debian's python3", () => {
+    expect(files).toHaveLength(7);
+    for (const file of files) expect(file).toMatchObject({ role: "script", fileMode: "0755", content: readFileSync(PROGRAM, "utf8") });
+    expect(files[0]!.content.split("\n")[0]).toBe("#!/usr/bin/python3");
+  });
+
+  it("reads config.json where natgw writes it, and natgw-ctl and itself where config.json says", () => {
+    expect(files[0]!.content).toContain(`os.environ.get("NATGW_CONFIG", "${HOST_PATHS.config}")`);
+    const config = JSON.parse(buildExample("ha").find((artifact) => artifact.path === `hosts/prod-egress-1${HOST_PATHS.config}`)!.content) as { paths: object };
+    expect(config.paths).toMatchObject({ ctl: HOST_PATHS.ctl, takeover: HOST_PATHS.takeover });
+  });
+});
+
+interface Run {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** A member's files in a scratch directory: config.json, cloud.json, the token, and `natgw-ctl role` answering from a file. */
+class Member {
+  readonly directory = mkdtempSync(join(tmpdir(), "natgw-takeover-"));
+  readonly env: NodeJS.ProcessEnv;
+
+  constructor(endpoint: string) {
+    const config = buildExample("ha").find((artifact) => artifact.path === `hosts/prod-egress-1${HOST_PATHS.config}`)!;
+    writeFileSync(join(this.directory, "config.json"), config.content);
+    writeFileSync(join(this.directory, "cloud.json"), JSON.stringify({ networkId: 4711, servers: { "prod-egress-1": 111, "prod-egress-2": 222 }, floatingIPs: { primary: { id: FLOATING_IP_ID, address: "203.0.113.10" } } }));
+    writeFileSync(join(this.directory, "token"), `${TOKEN}\n`, { mode: 0o600 });
+    writeFileSync(join(this.directory, "ctl"), `#!/bin/sh\n[ "$1" = role ] && exec cat "${join(this.directory, "role")}"\nexit 2\n`, { mode: 0o755 });
+    this.role = "MASTER";
+    this.env = {
+      PATH: "/usr/bin:/bin",
+      NATGW_CONFIG: join(this.directory, "config.json"),
+      NATGW_CLOUD: join(this.directory, "cloud.json"),
+      NATGW_TOKEN_FILE: join(this.directory, "token"),
+      NATGW_STATE_DIR: join(this.directory, "state"),
+      NATGW_API_ENDPOINT: endpoint,
+      NATGW_METADATA_URL: endpoint.replace(/\/v1$/, "/hetzner/v1/metadata"),
+      NATGW_CTL: join(this.directory, "ctl"),
+      NATGW_POLL_INITIAL_SECONDS: "0.01",
+      NATGW_POLL_INTERVAL_SECONDS: "0.01",
+      NATGW_BACKOFF_INITIAL_SECONDS: "0.01",
+      NATGW_BACKOFF_MAX_SECONDS: "0.05",
+    };
+  }
+
+  set role(role: string) {
+    writeFileSync(join(this.directory, "role"), `${role}\n`);
+  }
+
+  /** Runs the program as keepalived's natgw-ctl would, without blocking: the fake API answers from this process. */
+  takeover(args: string[], onStart?: (pid: number) => void): Promise<Run> {
+    return new Promise((resolve) => {
+      const child = spawn(PROGRAM, args, { env: this.env });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+      child.on("close", (status) => resolve({ status, stdout, stderr }));
+      if (onStart && child.pid) onStart(child.pid);
+    });
+  }
+
+  state(name: string): string {
+    const path = join(this.directory, "state", name);
+    return existsSync(path) ? readFileSync(path, "utf8") : "";
+  }
+
+  log(): Array<Record<string, unknown>> {
+    return this.state("takeovers.log").trim().split("\n").filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+  }
+
+  remove(): void {
+    rmSync(this.directory, { recursive: true, force: true });
+  }
+}
+
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5));
+}
+
+describe.skipIf(missingTools("/usr/bin/python3"))("the takeover program against a fake Hetzner Cloud API", () => {
+  let api: FakeHetznerApi;
+  let member: Member;
+
+  beforeEach(async () => {
+    api = await FakeHetznerApi.start({
+      token: TOKEN,
+      floatingIPs: { [FLOATING_IP_ID]: { address: "203.0.113.10", server: 222 } },
+      networks: { 4711: [{ destination: "0.0.0.0/0", gateway: PEER_GATEWAY }] },
+    });
+    member = new Member(api.endpoint);
+  });
+
+  afterEach(async () => {
+    await api.stop();
+    member.remove();
+  });
+
+  const endState = () => {
+    expect(api.floatingIPs.get(FLOATING_IP_ID)!.server).toBe(111);
+    expect(api.networks.get(4711)).toEqual([{ destination: "0.0.0.0/0", gateway: OWN_GATEWAY }]);
+  };
+
+  it("run converges, verifies, counts its rounds and shows `takeover` in its command line", async () => {
+    let commandLine = "";
+    const result = await member.takeover(["run", "--json"], (pid) => (commandLine = readFileSync(`/proc/${pid}/cmdline`, "utf8")));
+    expect(result.status, result.stderr).toBe(0);
+    endState();
+    expect(JSON.parse(result.stdout)).toMatchObject({ result: "ok", attempts: 2, changes: 3, observed: { routes: [{ destination: "0.0.0.0/0", gateway: OWN_GATEWAY }] } });
+    expect(commandLine.split("\0")).toContain("run");
+    expect(commandLine).toContain("takeover");
+    expect(result.stderr).toMatch(/^natgw-takeover: round 1: 3 change\(s\) made; verifying them$/m);
+    expect(member.state("takeover-rounds")).toBe("2\n");
+    expect((await member.takeover(["once"])).status).toBe(0);
+    expect(member.state("takeover-rounds")).toBe("3\n");
+    // once found the end state in place: that is no takeover.
+    expect(member.log()).toHaveLength(1);
+  });
+
+  it("run stops, and says so, once this member is no longer the active one", async () => {
+    api.outage = "unavailable";
+    const running = member.takeover(["run"]);
+    await until(() => api.outageAnswers >= 20);
+    member.role = "BACKUP";
+    const result = await running;
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toMatch(/prod-egress-1 is BACKUP now, and the active member owns the end state/);
+    expect(member.log()).toMatchObject([{ result: "stopped" }]);
+    expect(api.count("POST")).toBe(0);
+  });
+
+  it("run goes on through connections cut without an answer, and converges once they answer", async () => {
+    api.outage = "reset";
+    const running = member.takeover(["run"]);
+    await until(() => api.outageAnswers >= 20);
+    api.outage = null;
+    expect((await running).status).toBe(0);
+    endState();
+  });
+
+  it("a POST that got no answer is not repeated: the next round reads the state again", async () => {
+    member.env.NATGW_REQUEST_TIMEOUT_SECONDS = "0.5";
+    void api.holdAfter("delete_route");
+    const result = await member.takeover(["run", "--json"]);
+    expect(result.status, result.stderr).toBe(0);
+    endState();
+    expect(result.stderr).toMatch(/POST \/networks\/4711\/actions\/delete_route: no answer/);
+    // The deletion happened though its answer never came: the next round only adds.
+    expect(api.count("POST", "/delete_route")).toBe(1);
+    expect(api.count("POST", "/add_route")).toBe(1);
+    expect(JSON.parse(result.stdout)).toMatchObject({ result: "ok", attempts: 3 });
+  });
+
+  it("a retry in the route lane never holds the floating IP lane", async () => {
+    member.env.NATGW_BACKOFF_INITIAL_SECONDS = "0.2";
+    member.env.NATGW_BACKOFF_MAX_SECONDS = "0.4";
+    api.failNext("POST", "/actions/delete_route", 500, "server_error", 3);
+    expect((await member.takeover(["run"])).status).toBe(0);
+    endState();
+    const requests = api.requests.map((request) => `${request.method} ${request.path}`);
+    const assigned = requests.indexOf(`GET /actions/${1000}`);
+    expect(requests[assigned - 1]).toBe(`POST /floating_ips/${FLOATING_IP_ID}/actions/assign`);
+    // The assign and its action were done before the route lane's backoff ended.
+    expect(assigned).toBeLessThan(requests.lastIndexOf("POST /networks/4711/actions/delete_route"));
+  });
+
+  it("once while a run holds the lock reports the run's pid and exits 75; a second run leaves the first to it", async () => {
+    api.outage = "unavailable";
+    let runPid = 0;
+    const running = member.takeover(["run"], (pid) => (runPid = pid));
+    await until(() => api.outageAnswers > 0);
+    const once = await member.takeover(["once", "--json"]);
+    expect(once.status).toBe(75);
+    expect(JSON.parse(once.stdout)).toEqual({ result: "busy", pid: runPid, mode: "run" });
+    const second = await member.takeover(["run"]);
+    expect(second.status).toBe(0);
+    expect(second.stderr).toMatch(new RegExp(`a takeover is running \\(pid ${runPid}\\) and continues`));
+    api.outage = null;
+    expect((await running).status).toBe(0);
+    expect(member.log()).toMatchObject([{ result: "ok" }]);
+  });
+
+  it("observe prints the state with GETs only, and needs no lock", async () => {
+    const result = await member.takeover(["observe"]);
+    expect(result.status, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual({
+      time: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
+      floatingIPs: [{ name: "primary", id: FLOATING_IP_ID, address: "203.0.113.10", server: 222 }],
+      routes: [{ destination: "0.0.0.0/0", gateway: PEER_GATEWAY }],
+    });
+    expect(api.requests.map((request) => request.method)).toEqual(["GET", "GET"]);
+    expect(member.state("takeover-rounds")).toBe("");
+  });
+
+  it("a 401 is fatal: not retried, and the takeover ends", async () => {
+    writeFileSync(member.env.NATGW_TOKEN_FILE!, `${"d".repeat(64)}\n`, { mode: 0o600 });
+    const result = await member.takeover(["run"]);
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toMatch(/HTTP 401 unauthorized; not retried/);
+    expect(api.requests).toHaveLength(2);
+    expect(member.log()).toMatchObject([{ result: "failed", attempts: 1 }]);
+  });
+});
