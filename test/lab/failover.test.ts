@@ -148,6 +148,53 @@ describe.skipIf(skip)("lab: examples/ha.yaml failover", () => {
     expect(flows.mappings("tcp")[0]).toMatch(/^192\.0\.2\.10:/);
   });
 
+  it("natgw-ctl failover hands over; the member that handed over names the new active member as owner, from the live API", async () => {
+    const active = await lab.settled();
+    const standby = lab.members.find((member) => member !== active)!;
+    const handOver = active.json<{ handedOver: boolean; state: string }>("failover");
+    expect(handOver).toMatchObject({ handedOver: true });
+    expect(handOver.state).not.toBe("MASTER");
+    expect(await lab.settled()).toBe(standby);
+    const status = active.json<{ member: { role: string; handedOver: boolean }; floatingIPs: { owner: string }[]; routes: { owner: string }[] }>("status");
+    expect(status.member).toMatchObject({ role: "FAULT", handedOver: true });
+    expect(status.floatingIPs.map((floatingIP) => floatingIP.owner)).toEqual([standby.name]);
+    expect(status.routes.map((route) => route.owner)).toEqual([standby.name]);
+    active.must(["/usr/local/sbin/natgw-ctl", "failover", "--clear"]);
+    await waitFor(`${active.name} to return as BACKUP`, 15_000, () => active.vrrpState() === "BACKUP");
+  });
+
+  it("a 2-minute API outage during a takeover: it keeps retrying, and egress returns once the API answers, with no manual step", async () => {
+    const active = await lab.settled();
+    const standby = lab.members.find((member) => member !== active)!;
+    const roundsBefore = Number(standby.exec(["cat", "/var/lib/natgw/takeover-rounds"]).stdout.trim() || "0");
+    await lab.outage("unavailable");
+    const failed = Date.now();
+    try {
+      // A hard failure: the active member is cut off, so nothing forwards until the takeover is through.
+      lab.cutPrivateLink(active);
+      await waitFor(`${standby.name} to become MASTER`, 15_000, () => standby.vrrpState() === "MASTER");
+      // The outage lasts two minutes, as in the report this reproduces; the takeover
+      // must still be at it when the API returns.
+      await waitFor("two minutes of outage", 150_000, () => Date.now() - failed >= 120_000, 1_000);
+      expect(standby.ctlPids("takeover").length, "the takeover is still retrying").toBeGreaterThan(0);
+    } finally {
+      await lab.outage(null);
+    }
+    const back = Date.now();
+    const moved = await waitFor(`the cloud to route everything to ${standby.name}`, 30_000, async () => {
+      const state = await lab.cloudState();
+      return state.pendingActions === 0 && lab.owns(state, standby) ? Date.now() : undefined;
+    });
+    const answer = await prober.answerAfter(moved);
+    console.log(`API outage of ${((back - failed) / 1000).toFixed(0)} s: egress back ${((answer.received - back) / 1000).toFixed(2)} s after the API answered again`);
+    expect(await lab.settled()).toBe(standby);
+    const rounds = Number(standby.must(["cat", "/var/lib/natgw/takeover-rounds"]).trim());
+    expect(rounds - roundsBefore, "every round is counted").toBeGreaterThan(2);
+    expect(JSON.parse(standby.must(["tail", "-n", "1", "/var/lib/natgw/takeovers.log"]))).toMatchObject({ result: "ok" });
+    lab.restorePrivateLink(active);
+    await waitFor(`${active.name} to return as BACKUP`, 15_000, () => active.vrrpState() === "BACKUP");
+  }, 240_000);
+
   it("stray FIN, RST and SYN+FIN segments from a worker, sent all along, were dropped as invalid by whichever member was active", async () => {
     const active = await lab.settled();
     const dropped = active.counter("drop_invalid");

@@ -445,6 +445,11 @@ export class Lab {
     await this.control("POST", "/fail", { method, pathSuffix, status, code, times });
   }
 
+  /** The Cloud API is down (every request answered 503, or its connection cut) until called with null. */
+  async outage(mode: "unavailable" | "reset" | null): Promise<void> {
+    await this.control("POST", "/outage", { mode });
+  }
+
   /** After the next change by `command`, the API never answers again. */
   async holdAfter(command: string): Promise<void> {
     await this.control("POST", "/hold", { command });

@@ -8,7 +8,8 @@
  *
  * The test steers it over a Unix socket (a file, so it crosses namespaces):
  * GET /state, POST /fail (the next answers to a path are an error), POST /hold
- * (after the next change of a command, never answer).
+ * (after the next change of a command, never answer), POST /outage (the Cloud API
+ * answers 503 or cuts connections until told otherwise).
  */
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -122,6 +123,10 @@ const control = createHttpServer((request, response) => {
     const options = await body(request);
     if (request.method === "POST" && request.url === "/fail") {
       api.failNext(String(options.method), String(options.pathSuffix), Number(options.status), String(options.code), Number(options.times ?? 1));
+      return send(response, 204, "");
+    }
+    if (request.method === "POST" && request.url === "/outage") {
+      api.outage = options.mode === "unavailable" || options.mode === "reset" ? options.mode : null;
       return send(response, 204, "");
     }
     if (request.method === "POST" && request.url === "/hold") {
