@@ -6,7 +6,8 @@ import { createInterface } from "node:readline";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Artifact } from "../../src/emit/artifact.js";
 import { buildExample, hostFiles } from "../support/artifacts.js";
-import { FakeHetznerApi } from "../support/hetzner-api.js";
+import { FakeHetznerApi, peerOwnsEverything } from "../support/hetzner-api.js";
+import { waitFor } from "../support/wait.js";
 import { isRoot, missingTools, Namespace, run } from "../support/tools.js";
 
 const CTL = "/usr/local/sbin/natgw-ctl";
@@ -189,9 +190,6 @@ function ctl(host: Host, args: string[], onStart?: (pid: number) => void): Promi
 }
 
 /** Resolves once `condition` holds, checking every few milliseconds. */
-async function until(condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5));
-}
 
 function takeoverLog(host: Host): Array<Record<string, unknown>> {
   const path = join(host.stateDir, "takeovers.log");
@@ -208,11 +206,7 @@ describe.skipIf(toolsMissing)("natgw-ctl against a fake Hetzner Cloud API", () =
 
   beforeEach(async () => {
     // The standby's view before a failover: everything points at prod-egress-2.
-    api = await FakeHetznerApi.start({
-      token: TOKEN,
-      floatingIPs: { [FLOATING_IP_ID]: { address: "203.0.113.10", server: 222 } },
-      networks: { 4711: [{ destination: "0.0.0.0/0", gateway: "10.0.1.3" }] },
-    });
+    api = await FakeHetznerApi.start(peerOwnsEverything(TOKEN, FLOATING_IP_ID));
     host = makeHost("ha", "prod-egress-1", api.endpoint, prodCloud);
   });
 
@@ -268,7 +262,7 @@ describe.skipIf(toolsMissing)("natgw-ctl against a fake Hetzner Cloud API", () =
     let exited = false;
     const running = ctl(host, ["takeover", "--json"]).finally(() => (exited = true));
     // Longer than a bounded takeover lasts: six attempts a request, three rounds.
-    await until(() => exited || api.outageAnswers >= 60);
+    await waitFor("60 requests turned away by the outage, or the takeover to end", 30_000, () => exited || api.outageAnswers >= 60);
     api.outage = null;
     const result = await running;
     expect(result.status, result.stderr).toBe(0);
@@ -356,7 +350,7 @@ describe.skipIf(toolsMissing)("natgw-ctl against a fake Hetzner Cloud API", () =
   it("reconcile while a takeover runs leaves the API to it and says so", async () => {
     api.outage = "unavailable";
     const running = ctl(host, ["takeover"]);
-    await until(() => api.outageAnswers > 0);
+    await waitFor("a request turned away by the outage", 30_000, () => api.outageAnswers > 0);
     const keepalived = startKeepalived(host);
     await keepalived.notify("MASTER");
     const result = await ctl(host, ["reconcile", "--json"]).finally(() => keepalived.stop());

@@ -6,7 +6,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { HOST_PATHS } from "../../src/emit/hosts/context.js";
 import { PROGRAMS_DIR } from "../../src/emit/hosts/render.js";
 import { buildExample, hostFiles } from "../support/artifacts.js";
-import { FakeHetznerApi } from "../support/hetzner-api.js";
+import { FakeHetznerApi, peerOwnsEverything } from "../support/hetzner-api.js";
+import { waitFor } from "../support/wait.js";
 import { missingTools } from "../support/tools.js";
 
 const PROGRAM = `${PROGRAMS_DIR}${HOST_PATHS.takeover.slice(1)}`;
@@ -96,20 +97,13 @@ class Member {
   }
 }
 
-async function until(condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5));
-}
 
 describe.skipIf(missingTools("/usr/bin/python3"))("the takeover program against a fake Hetzner Cloud API", () => {
   let api: FakeHetznerApi;
   let member: Member;
 
   beforeEach(async () => {
-    api = await FakeHetznerApi.start({
-      token: TOKEN,
-      floatingIPs: { [FLOATING_IP_ID]: { address: "203.0.113.10", server: 222 } },
-      networks: { 4711: [{ destination: "0.0.0.0/0", gateway: PEER_GATEWAY }] },
-    });
+    api = await FakeHetznerApi.start(peerOwnsEverything(TOKEN, FLOATING_IP_ID));
     member = new Member(api.endpoint);
   });
 
@@ -142,7 +136,7 @@ describe.skipIf(missingTools("/usr/bin/python3"))("the takeover program against 
   it("run stops, and says so, once this member is no longer the active one", async () => {
     api.outage = "unavailable";
     const running = member.takeover(["run"]);
-    await until(() => api.outageAnswers >= 20);
+    await waitFor("20 requests turned away by the outage", 30_000, () => api.outageAnswers >= 20);
     member.role = "BACKUP";
     const result = await running;
     expect(result.status).not.toBe(0);
@@ -154,7 +148,7 @@ describe.skipIf(missingTools("/usr/bin/python3"))("the takeover program against 
   it("run goes on through connections cut without an answer, and converges once they answer", async () => {
     api.outage = "reset";
     const running = member.takeover(["run"]);
-    await until(() => api.outageAnswers >= 20);
+    await waitFor("20 requests turned away by the outage", 30_000, () => api.outageAnswers >= 20);
     api.outage = null;
     expect((await running).status).toBe(0);
     endState();
@@ -180,17 +174,19 @@ describe.skipIf(missingTools("/usr/bin/python3"))("the takeover program against 
     expect((await member.takeover(["run"])).status).toBe(0);
     endState();
     const requests = api.requests.map((request) => `${request.method} ${request.path}`);
-    const assigned = requests.indexOf(`GET /actions/${1000}`);
-    expect(requests[assigned - 1]).toBe(`POST /floating_ips/${FLOATING_IP_ID}/actions/assign`);
-    // The assign and its action were done before the route lane's backoff ended.
-    expect(assigned).toBeLessThan(requests.lastIndexOf("POST /networks/4711/actions/delete_route"));
+    const lastDelete = requests.lastIndexOf("POST /networks/4711/actions/delete_route");
+    // The assign was posted, and its action (the first one: every delete before the
+    // last failed) polled, while the route lane was still backing off.
+    expect(requests.indexOf(`POST /floating_ips/${FLOATING_IP_ID}/actions/assign`)).toBeLessThan(lastDelete);
+    expect(requests.indexOf("GET /actions/1000")).toBeGreaterThan(-1);
+    expect(requests.indexOf("GET /actions/1000")).toBeLessThan(lastDelete);
   });
 
   it("once while a run holds the lock reports the run's pid and exits 75; a second run leaves the first to it", async () => {
     api.outage = "unavailable";
     let runPid = 0;
     const running = member.takeover(["run"], (pid) => (runPid = pid));
-    await until(() => api.outageAnswers > 0);
+    await waitFor("a request turned away by the outage", 30_000, () => api.outageAnswers > 0);
     const once = await member.takeover(["once", "--json"]);
     expect(once.status).toBe(75);
     expect(JSON.parse(once.stdout)).toEqual({ result: "busy", pid: runPid, mode: "run" });

@@ -275,3 +275,16 @@ export class FakeHetznerApi {
     response.end(JSON.stringify(body));
   }
 }
+
+/**
+ * The API as a standby sees it before a failover, for prod-egress in
+ * examples/ha.yaml: the floating IP on the peer's server (222) and the default
+ * route through the peer's private IP (10.0.1.3).
+ */
+export function peerOwnsEverything(token: string, floatingIPId: number): FakeHetznerOptions {
+  return {
+    token,
+    floatingIPs: { [floatingIPId]: { address: "203.0.113.10", server: 222 } },
+    networks: { 4711: [{ destination: "0.0.0.0/0", gateway: "10.0.1.3" }] },
+  };
+}
