@@ -8,7 +8,7 @@ import type { Artifact } from "../../src/emit/artifact.js";
 import { buildExample, hostFiles } from "../support/artifacts.js";
 import { FakeHetznerApi, peerOwnsEverything } from "../support/hetzner-api.js";
 import { waitFor } from "../support/wait.js";
-import { isRoot, missingTools, Namespace, run } from "../support/tools.js";
+import { isRoot, missingTools, Namespace, run, runAsync, type RunResult } from "../support/tools.js";
 
 const CTL = "/usr/local/sbin/natgw-ctl";
 const TAKEOVER = "/usr/local/lib/natgw/takeover";
@@ -170,26 +170,10 @@ function startKeepalived(host: Host): FakeKeepalived {
   };
 }
 
-interface CtlResult {
-  readonly status: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 /** Runs the script without blocking: the fake API answers from this process. */
-function ctl(host: Host, args: string[], onStart?: (pid: number) => void): Promise<CtlResult> {
-  return new Promise((resolve) => {
-    const child = spawn("bash", [host.script, ...args], { env: host.env, detached: true });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on("close", (status) => resolve({ status, stdout, stderr }));
-    if (onStart && child.pid) onStart(child.pid);
-  });
+function ctl(host: Host, args: string[], onStart?: (pid: number) => void): Promise<RunResult> {
+  return runAsync("bash", [host.script, ...args], { env: host.env, detached: true }, onStart);
 }
-
-/** Resolves once `condition` holds, checking every few milliseconds. */
 
 function takeoverLog(host: Host): Array<Record<string, unknown>> {
   const path = join(host.stateDir, "takeovers.log");

@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,7 +7,7 @@ import { PROGRAMS_DIR } from "../../src/emit/hosts/render.js";
 import { buildExample, hostFiles } from "../support/artifacts.js";
 import { FakeHetznerApi, peerOwnsEverything } from "../support/hetzner-api.js";
 import { waitFor } from "../support/wait.js";
-import { missingTools } from "../support/tools.js";
+import { missingTools, runAsync, type RunResult } from "../support/tools.js";
 
 const PROGRAM = `${PROGRAMS_DIR}${HOST_PATHS.takeover.slice(1)}`;
 const TOKEN = "c".repeat(64);
@@ -31,12 +30,6 @@ describe("the takeover program as shipped", () => {
     expect(config.paths).toMatchObject({ ctl: HOST_PATHS.ctl, takeover: HOST_PATHS.takeover });
   });
 });
-
-interface Run {
-  readonly status: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
 
 /** A member's files in a scratch directory: config.json, cloud.json, the token, and `natgw-ctl role` answering from a file. */
 class Member {
@@ -71,16 +64,8 @@ class Member {
   }
 
   /** Runs the program as keepalived's natgw-ctl would, without blocking: the fake API answers from this process. */
-  takeover(args: string[], onStart?: (pid: number) => void): Promise<Run> {
-    return new Promise((resolve) => {
-      const child = spawn(PROGRAM, args, { env: this.env });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-      child.on("close", (status) => resolve({ status, stdout, stderr }));
-      if (onStart && child.pid) onStart(child.pid);
-    });
+  takeover(args: string[], onStart?: (pid: number) => void): Promise<RunResult> {
+    return runAsync(PROGRAM, args, { env: this.env }, onStart);
   }
 
   state(name: string): string {

@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 
 /**
@@ -29,6 +29,27 @@ export interface RunResult {
 export function run(command: string, args: readonly string[], input?: string): RunResult {
   const result = spawnSync(command, args, { encoding: "utf8", input });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/**
+ * Runs a command without blocking, for programs that talk to a fake server in
+ * this process; `onStart` hears the child's pid. Resolves when it has exited.
+ */
+export function runAsync(
+  command: string,
+  args: readonly string[],
+  options: { env: NodeJS.ProcessEnv; detached?: boolean },
+  onStart?: (pid: number) => void,
+): Promise<RunResult> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { env: options.env, detached: options.detached ?? false });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on("close", (status) => resolve({ status, stdout, stderr }));
+    if (onStart && child.pid) onStart(child.pid);
+  });
 }
 
 /**

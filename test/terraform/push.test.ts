@@ -108,14 +108,14 @@ interface Member {
   run(script: readonly string[]): { status: number | null; output: string };
 }
 
-/** A scratch root with stub cloud-init (exiting `cloudInitExit`) and systemctl on PATH. */
+/** A scratch root with stand-ins for cloud-init (exiting `cloudInitExit`) and systemctl on PATH. */
 function scratchMember(name: string, cloudInitExit = 0): Member {
   const root = join(scratch, name);
   const bin = join(root, "bin");
   mkdirSync(bin, { recursive: true });
-  writeFileSync(join(bin, "cloud-init"), `#!/bin/sh\necho "cloud-init $*: stub" >&2\nexit ${cloudInitExit}\n`);
+  writeFileSync(join(bin, "cloud-init"), `#!/bin/sh\necho "cloud-init $*: stand-in" >&2\nexit ${cloudInitExit}\n`);
   writeFileSync(join(bin, "systemctl"), '#!/bin/sh\necho "systemctl $*"\n');
-  for (const stub of ["cloud-init", "systemctl"]) chmodSync(join(bin, stub), 0o755);
+  for (const standIn of ["cloud-init", "systemctl"]) chmodSync(join(bin, standIn), 0o755);
   return {
     root,
     run(script) {
