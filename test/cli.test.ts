@@ -113,10 +113,10 @@ describe("natgw explain", () => {
 
   it("carries the spec's warnings in its JSON answer", () => {
     const open = join(scratch, "open.yaml");
-    writeFileSync(open, readFileSync("examples/ha.yaml", "utf8").replace("    sshAllowedCIDRs: [198.51.100.7/32]\n", ""));
+    writeFileSync(open, readFileSync("examples/ha.yaml", "utf8").replace("serverType: cx23", "serverType: cx99"));
     const result = natgw(["explain", open, "--src", "10.0.3.3", "--dst", "192.0.2.1", "--format", "json"]);
     expect(result.code).toBe(0);
-    expect(JSON.parse(result.stdout).diagnostics).toMatchObject([{ code: "NATGW705", severity: "warning" }]);
+    expect(JSON.parse(result.stdout).diagnostics).toMatchObject([{ code: "NATGW706", severity: "warning" }]);
   });
 
   it.each([

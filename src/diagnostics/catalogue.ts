@@ -337,8 +337,8 @@ export const catalogue = {
     `server type ${a.serverType} is not in natgw's table of Hetzner server types, so its memory is unknown; connection tracking is sized for ${a.memory} (${a.conntrackMax} entries)`,
     "check the type's name; a newer type works, with a table sized for the smallest server",
   ]),
-  sshClosed: entry("NATGW705", "warning", () => [
-    "spec.security.sshAllowedCIDRs is empty, so SSH to the members is closed and `terraform apply` cannot push configuration changes to them",
+  sshClosed: entry("NATGW705", "error", () => [
+    "spec.security.sshAllowedCIDRs is empty, so SSH to the members is closed from their first boot on (the baseline firewall admits SSH only from these networks): `terraform apply` could never push the configuration and the API token, and the members would never forward",
     "add the address your pipeline runs from, for example `sshAllowedCIDRs: [198.51.100.7/32]`",
   ]),
 

@@ -215,7 +215,7 @@ export interface Security {
    */
   blockSMTP25?: boolean;
   /**
-   * Networks allowed to reach SSH on the members. Terraform pushes configuration changes over SSH, so include the address your pipeline runs from. Empty closes SSH.
+   * Networks allowed to reach SSH on the members, from their first boot on. Terraform pushes the configuration and the API token over SSH, so include the address your pipeline runs from; an empty list is an error, since the members could never be configured.
    */
   sshAllowedCIDRs?: IPv4CIDR[];
 }

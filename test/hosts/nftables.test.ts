@@ -33,7 +33,7 @@ spec:
   egressIPs: [{ name: primary }, { name: partner-api }]
   sources: [10.40.8.0/28]
   portsPerSource: 2048
-  security: { blockSMTP25: false, sshAllowedCIDRs: [] }
+  security: { blockSMTP25: false, sshAllowedCIDRs: [198.51.100.7/32] }
 ---
 apiVersion: natgw.dev/v1alpha1
 kind: EgressNATPolicy
