@@ -14,7 +14,7 @@ import { address, cidr, identifier, integer } from "./safe.js";
 export const PRIVATE_MTU_BYTES = 1450;
 const IPV4_AND_TCP_HEADER_BYTES = 40;
 
-export const SSH_PORT = 22;
+const SSH_PORT = 22;
 const SMTP_PORT = 25;
 
 /** Hetzner's NIC MAC prefixes: private network interfaces and the public one. */
@@ -163,21 +163,27 @@ function privateSources(gateway: GatewayModel): string[] {
   return mergeRanges([gateway.network.ipRange, ...gateway.sources].map(parseCidr)).map(rangeText);
 }
 
+/** What both tables' input chains admit besides established traffic: SSH, VRRP from the peer, metrics. */
+function inputValues({ gateway, peer }: MemberContext) {
+  return {
+    sshAllowed: gateway.security.sshAllowedCIDRs.map(cidr).join(", "),
+    sshPort: SSH_PORT,
+    vrrpPeer: peer ? address(peer.privateIp) : null,
+    metrics: gateway.metrics.enabled ? { port: integer(gateway.metrics.port, 1024, 65535), network: cidr(gateway.network.ipRange) } : null,
+  };
+}
+
 /**
  * The baseline table: SSH from sshAllowedCIDRs, VRRP from the peer, metrics from
  * the private network, established traffic and loopback; forwarding only what the
  * main table approved. Every value comes from the spec, none from the host.
  */
 export function baselineValues(context: MemberContext) {
-  const { gateway, peer } = context;
   return {
     ...fileHeader(context),
+    ...inputValues(context),
     table: BASELINE_TABLE,
     mainTable: NFT_TABLE,
-    sshAllowed: gateway.security.sshAllowedCIDRs.map(cidr).join(", "),
-    sshPort: SSH_PORT,
-    vrrpPeer: peer ? address(peer.privateIp) : null,
-    metrics: gateway.metrics.enabled ? { port: integer(gateway.metrics.port, 1024, 65535), network: cidr(gateway.network.ipRange) } : null,
     forwardMark: FORWARD_APPROVED_MARK,
   };
 }
@@ -187,7 +193,7 @@ export function baselineValues(context: MemberContext) {
  * values known only on the host; tests point it at files they fabricate.
  */
 export function rulesetValues(context: MemberContext, runtimeDir: string = HOST_PATHS.runtimeDir) {
-  const { gateway, peer } = context;
+  const { gateway } = context;
   const portBlocks = gateway.portBlocks;
   const policyEgressIPs = gateway.egressIPs.filter((egressIP) => egressIP.policies.length > 0);
   return {
@@ -200,10 +206,7 @@ export function rulesetValues(context: MemberContext, runtimeDir: string = HOST_
     baselineTable: BASELINE_TABLE,
     forwardMark: FORWARD_APPROVED_MARK,
     blockedDestinations: gateway.security.blockedDestinations.map(cidr).join(", "),
-    sshAllowed: gateway.security.sshAllowedCIDRs.map(cidr).join(", "),
-    sshPort: SSH_PORT,
-    vrrpPeer: peer ? address(peer.privateIp) : null,
-    metrics: gateway.metrics.enabled ? { port: integer(gateway.metrics.port, 1024, 65535), network: cidr(gateway.network.ipRange) } : null,
+    ...inputValues(context),
     blockSMTP25: gateway.security.blockSMTP25,
     smtpPort: SMTP_PORT,
     mssBytes: PRIVATE_MTU_BYTES - IPV4_AND_TCP_HEADER_BYTES,
