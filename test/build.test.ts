@@ -93,7 +93,7 @@ describe("natgw build", () => {
       sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
     });
     expect(statSync(join(scratch, "index", "hosts/prod-egress-1/etc/sysctl.d/90-natgw.conf")).mode & 0o777).toBe(0o644);
-    for (const path of ["stacks/prod-egress/cdk.tf.json", "manifest.json"]) {
+    for (const path of ["stacks/prod-egress/cdk.tf.json", "modules/prod-egress/main.tf.json"]) {
       expect(index.artifacts.find((entry: { path: string }) => entry.path === path), path).toMatchObject({ role: "terraform", member: null, mode: "0644" });
     }
   });

@@ -11,7 +11,9 @@ const one = (path: string, text: string) => load([{ path, text }]);
 
 /** Every spec the project has: the examples and the fixtures' YAML files. */
 const SPEC_FILES = [
-  ...readdirSync("examples").map((name) => join("examples", name)),
+  ...readdirSync("examples")
+    .filter((name) => /\.(ya?ml|json)$/.test(name))
+    .map((name) => join("examples", name)),
   ...readdirSync("test/fixtures").filter((name) => name.endsWith(".yaml")).map((name) => join("test/fixtures", name)),
 ];
 

@@ -4,7 +4,7 @@ import type { Artifact } from "./artifact.js";
 import { emitHosts } from "./hosts/hosts.js";
 import { emitMonitoring } from "./monitoring.js";
 import { emitNodes } from "./nodes.js";
-import { emitTerraform } from "./terraform/synth.js";
+import { emitTerraform } from "./terraform/terraform.js";
 
 export interface EmitResult {
   readonly artifacts: Artifact[];
@@ -15,7 +15,7 @@ export interface EmitResult {
 export function emit(model: Model): EmitResult {
   const hosts = emitHosts(model);
   // A member without user-data (too large) has no stack to build; its diagnostic says why.
-  const terraform = hosts.diagnostics.length === 0 ? emitTerraform(model) : [];
+  const terraform = hosts.diagnostics.length === 0 ? emitTerraform(model, hosts.artifacts) : [];
   return {
     artifacts: [...hosts.artifacts, ...emitMonitoring(model), ...emitNodes(model), ...terraform],
     diagnostics: hosts.diagnostics,

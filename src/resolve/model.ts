@@ -34,6 +34,15 @@ export interface GatewayModel {
   readonly vrrp: VrrpModel | null;
   /** Kernel sizing from the members' server type. */
   readonly host: HostModel;
+  readonly bastion: BastionModel | null;
+}
+
+export interface BastionModel {
+  readonly host: string;
+  readonly user: string;
+  readonly port: number;
+  readonly hostKey: string | null;
+  readonly target: "private" | "public";
 }
 
 export interface VrrpModel {

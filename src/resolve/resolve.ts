@@ -116,6 +116,7 @@ function gatewayModel(
       .sort((a, b) => compareText(a.input.name, b.input.name))
       .map((policy) => policyModel(policy.input, policy.egressIP)),
     portBlocks,
+    bastion: null,
     security: {
       blockSMTP25: settings.security.blockSMTP25,
       sshAllowedCIDRs: sortedCidrs(gateway.sshAllowedCIDRs.map((entry) => entry.value.text)),

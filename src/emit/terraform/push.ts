@@ -1,21 +1,10 @@
 import { createHash } from "node:crypto";
 import { posix } from "node:path";
-import {
-  TerraformLocal,
-  TerraformResource,
-  anyToTerraform,
-  hashMapper,
-  type FileProvisioner,
-  type ITerraformDependable,
-  type TerraformMetaArguments,
-} from "cdktf";
-import type { Construct } from "constructs";
-import type { MemberModel } from "../../resolve/model.js";
+import type { BastionModel, MemberModel } from "../../resolve/model.js";
 import type { FileMode } from "../artifact.js";
 import { HOST_PATHS } from "../hosts/context.js";
-import type { Server } from "./hcloud.js";
+import type { Block, Connection, ConfigurationBuilder, Provisioner } from "./configuration.js";
 import { applyScript, checkList, prepareScript, PUSH_CHECK_LIST, PUSH_STAGING_DIR } from "./push-script.js";
-import type { PrivateKey } from "./tls.js";
 
 export interface HostFileContent {
   readonly hostPath: string;
@@ -33,14 +22,19 @@ export interface MemberHost {
 export interface ConfigPushInput {
   /** Terraform address of the network id, e.g. `data.hcloud_network.network.id`. */
   readonly networkId: string;
-  readonly members: readonly { member: MemberModel; server: Server; host: MemberHost; hostKey: PrivateKey }[];
+  readonly members: readonly { member: MemberModel; server: Block; host: MemberHost; hostKey: Block }[];
   /** Terraform addresses of each egress IP's floating IP id and address. */
   readonly egress: readonly { name: string; id: string; address: string }[];
-  /** Terraform expression of the token the members get, e.g. `local.member_hcloud_token`. */
+  /** Terraform address of the token the members get, e.g. `local.member_hcloud_token`. */
   readonly token: string;
+  /** Terraform address of the SSH private key; when it is null, Terraform asks the SSH agent. */
   readonly sshPrivateKey: string;
+  /** The jump host of the push, or null: straight to each member's public IPv4. */
+  readonly bastion: BastionModel | null;
   /** What must exist before natgw-ctl reconciles: the floating IP assignments and routes. */
-  readonly after: readonly ITerraformDependable[];
+  readonly after: readonly Block[];
+  /** A Terraform name for one of the gateway's objects: its own in a stack, prefixed in a user's. */
+  readonly name: (text: string) => string;
 }
 
 /**
@@ -62,31 +56,9 @@ export function hostFilesDigest(files: readonly HostFileContent[]): string {
 
 /** cloud.json, as natgw-ctl reads it: ids and addresses known only after apply. */
 function cloudJsonExpression(input: ConfigPushInput): string {
-  const servers = input.members.map(({ member, server }) => `"${member.name}" = tonumber(${server.terraformResourceType}.${server.friendlyUniqueId}.id)`);
+  const servers = input.members.map(({ member, server }) => `"${member.name}" = tonumber(${server.attributeAddress("id")})`);
   const floatingIPs = input.egress.map((egress) => `"${egress.name}" = { id = tonumber(${egress.id}), address = ${egress.address} }`);
   return `\${jsonencode({ networkId = tonumber(${input.networkId}), servers = { ${servers.join(", ")} }, floatingIPs = { ${floatingIPs.join(", ")} } })}`;
-}
-
-/**
- * Terraform's built-in `terraform_data` resource, written as cdktf's DataResource
- * writes it, without the check DataResource adds: that check runs `terraform
- * version` on the machine that synthesizes, which costs a process per stack and
- * fails `natgw build` wherever Terraform is not installed, though building needs
- * none. The resource itself needs Terraform 1.4 or later where the stack is applied.
- */
-class TerraformData extends TerraformResource {
-  constructor(
-    scope: Construct,
-    id: string,
-    private readonly triggersReplace: Readonly<Record<string, string>>,
-    meta: TerraformMetaArguments,
-  ) {
-    super(scope, id, { ...meta, terraformResourceType: "terraform_data", terraformGeneratorMetadata: { providerName: "terraform" } });
-  }
-
-  protected override synthesizeAttributes(): Record<string, unknown> {
-    return { triggers_replace: hashMapper(anyToTerraform)(this.triggersReplace) };
-  }
 }
 
 /**
@@ -103,14 +75,13 @@ class TerraformData extends TerraformResource {
  * The token is not in the trigger on purpose: a hash of a secret would sit in
  * the state; a new token is pushed with `terraform apply -replace`.
  */
-export function configPush(scope: Construct, input: ConfigPushInput): void {
-  const cloudJson = new TerraformLocal(scope, "cloud_json", cloudJsonExpression(input));
-  cloudJson.overrideLogicalId("cloud_json");
-  let previous: TerraformData | null = null;
+export function configPush(config: ConfigurationBuilder, input: ConfigPushInput): void {
+  const cloudJson = config.local(input.name("cloud_json"), cloudJsonExpression(input));
+  let previous: Block | null = null;
   for (const { member, server, host, hostKey } of input.members) {
     const files = [...host.files].sort((a, b) => (a.hostPath < b.hostPath ? -1 : 1));
     const expressions = [
-      { hostPath: HOST_PATHS.cloud, fileMode: "0644", expression: "local.cloud_json" },
+      { hostPath: HOST_PATHS.cloud, fileMode: "0644", expression: cloudJson },
       { hostPath: HOST_PATHS.token, fileMode: "0600", expression: input.token },
     ];
     const pushed = [
@@ -125,21 +96,48 @@ export function configPush(scope: Construct, input: ConfigPushInput): void {
     ]);
     const directories = [...new Set(pushed.map((file) => posix.dirname(file.hostPath)))].sort();
     const copies = [...pushed.map((file) => ({ destination: `${PUSH_STAGING_DIR}${file.hostPath}`, content: file.content })), { destination: PUSH_CHECK_LIST, content: sums }];
-    const push = new TerraformData(
-      scope,
-      `push_${member.name}`,
-      { host_files: hostFilesDigest(files), cloud_json: "${sha256(local.cloud_json)}" },
+    const provisioner: Provisioner[] = [
+      { "remote-exec": { inline: prepareScript(member.name, directories) } },
+      ...copies.map((copy): Provisioner => ({ file: copy })),
+      { "remote-exec": { inline: applyScript(member.name, pushed) } },
+    ];
+    // Terraform JSON: `terraform_data` is built into Terraform 1.4 and later.
+    const push: Block = config.resource(
+      "terraform_data",
+      input.name(member.name),
+      { triggers_replace: { host_files: hostFilesDigest(files), cloud_json: `\${sha256(${cloudJson})}` } },
       {
-        connection: { type: "ssh", host: server.ipv4Address, user: "root", privateKey: input.sshPrivateKey, hostKey: hostKey.publicKeyOpenssh },
-        provisioners: [
-          { type: "remote-exec", inline: prepareScript(member.name, directories) },
-          ...copies.map((copy): FileProvisioner => ({ type: "file", ...copy })),
-          { type: "remote-exec", inline: applyScript(member.name, pushed) },
-        ],
-        dependsOn: [server, ...input.after, ...(previous ? [previous] : [])],
+        connection: connection(input, server, member, hostKey),
+        provisioner,
+        depends_on: [server.address, ...input.after.map((block) => block.address), ...(previous ? [previous.address] : [])],
       },
     );
-    push.overrideLogicalId(member.name);
     previous = push;
   }
+}
+
+/**
+ * SSH as root, pinned to the member's own host key. Through a bastion the push
+ * goes to the member's private IP (the bastion is in the network) or its
+ * public one, as the spec says; the bastion takes the same private key, or
+ * the agent.
+ */
+function connection(input: ConfigPushInput, server: Block, member: MemberModel, hostKey: Block): Connection {
+  const direct: Connection = {
+    type: "ssh",
+    host: input.bastion?.target === "private" ? member.privateIp : server.attribute("ipv4_address"),
+    user: "root",
+    private_key: `\${${input.sshPrivateKey}}`,
+    host_key: hostKey.attribute("public_key_openssh"),
+  };
+  const bastion = input.bastion;
+  if (bastion === null) return direct;
+  return {
+    ...direct,
+    bastion_host: bastion.host,
+    bastion_user: bastion.user,
+    bastion_port: bastion.port,
+    bastion_private_key: `\${${input.sshPrivateKey}}`,
+    ...(bastion.hostKey !== null ? { bastion_host_key: bastion.hostKey } : {}),
+  };
 }

@@ -1,8 +1,8 @@
 import { delimiter } from "node:path";
 import { App } from "cdktf";
-import { compile } from "../../compile.js";
-import { hasErrors } from "../../diagnostics/diagnostic.js";
-import { formatText } from "../../diagnostics/format.js";
+import { compile } from "../compile.js";
+import { hasErrors } from "../diagnostics/diagnostic.js";
+import { formatText } from "../diagnostics/format.js";
 import { NatGatewayStack } from "./stack.js";
 
 /** The cdktf.json context key that names the spec files. */
@@ -23,9 +23,8 @@ export function specFiles(environment: NodeJS.ProcessEnv, context: unknown): str
 
 /**
  * The app `cdktf synth` runs (cdktf.json: `"app": "npx natgw-cdktf"`): one
- * NatGatewayStack per gateway of the spec, synthesized by cdktf itself into its
- * output directory. natgw build writes the same bytes (see synth.ts).
- * Returns the exit code; prints the spec's diagnostics when it does not compile.
+ * NatGatewayStack per gateway of the spec. Returns the exit code; prints the
+ * spec's diagnostics when it does not compile.
  */
 export function synthApp(environment: NodeJS.ProcessEnv = process.env, stderr: (text: string) => void = (text) => process.stderr.write(text)): number {
   const app = new App();
