@@ -1,6 +1,6 @@
 import { posix } from "node:path";
 import type { Changes } from "../write/changes.js";
-import type { IndexEntry } from "../write/index-file.js";
+import { INDEX_FILE, type IndexEntry } from "../write/index-file.js";
 
 /** What to do with a build's output, worked out from the index, not from where natgw happens to put things today. */
 export interface NextSteps {
@@ -50,7 +50,7 @@ export function formatBuildReport(outDir: string, entries: readonly IndexEntry[]
   const lines: string[] = [];
   const files = (count: number) => `${count} file${count === 1 ? "" : "s"}`;
   if (changes.firstBuild) {
-    lines.push(`first build in ${outDir}: ${files(entries.length)}, listed in ${posix.join(outDir, "natgw.json")}`);
+    lines.push(`first build in ${outDir}: ${files(entries.length)}, listed in ${posix.join(outDir, INDEX_FILE)}`);
   } else if (changes.added.length + changes.changed.length + changes.removed.length === 0) {
     lines.push(`${outDir}: nothing changed since the previous build (${files(entries.length)})`);
   } else {
