@@ -8,6 +8,7 @@ import { explain, type Flow, type Protocol } from "../explain/explain.js";
 import { OutputError, writeOutput, type WriteResult } from "../write/write.js";
 import { isAddress } from "../resolve/ip.js";
 import { schemaText } from "../spec/schema.js";
+import { formatBuildReport } from "./build-report.js";
 import { formatExplanation } from "./explain-text.js";
 import { processIO, styleFor, type CliIO } from "./io.js";
 
@@ -141,7 +142,7 @@ function buildProgram(io: CliIO, setExit: (code: number) => void): Command {
         io.stdout(formatJson(diagnostics));
       } else {
         if (diagnostics.length > 0) io.stderr(formatText(diagnostics, styleFor(io, "stderr")));
-        io.stdout(`wrote ${written.written} files to ${options.out}\n`);
+        io.stdout(formatBuildReport(options.out, written.entries, written.changes));
       }
       setExit(EXIT_OK);
     });

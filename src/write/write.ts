@@ -1,11 +1,13 @@
 import * as nodeFs from "node:fs";
 import { dirname, join, relative } from "node:path";
 import type { Artifact } from "../emit/artifact.js";
+import { compareIndexes, type Changes } from "./changes.js";
 import { attempt, describeErrno, errnoCode, OutputError } from "./fs-errors.js";
 import { indexEntries, INDEX_FILE, isSafeRelativePath, renderIndex, type IndexEntry } from "./index-file.js";
 import { ancestors, planOutput, type FileSystem, type Plan } from "./plan.js";
 
 export { buildIndex, INDEX_FILE, type IndexEntry } from "./index-file.js";
+export type { Changes } from "./changes.js";
 export { OutputError } from "./fs-errors.js";
 export type { FileSystem } from "./plan.js";
 
@@ -24,6 +26,10 @@ export interface WriteResult {
   readonly edited: readonly string[];
   /** Leftovers natgw could not clean up after a successful build. */
   readonly warnings: readonly string[];
+  /** The index this build wrote, in path order. */
+  readonly entries: readonly IndexEntry[];
+  /** What this build added, changed and removed since the previous one. */
+  readonly changes: Changes;
 }
 
 /** Where a build stages its files: inside the output, so every rename stays on one file system. */
@@ -114,7 +120,8 @@ export function writeOutput(outDir: string, artifacts: readonly Artifact[], vers
     warnings.push(`could not remove ${show(staging)}: ${describeErrno(error)}; it holds only files of the previous build and can be deleted`);
   }
   warnings.push(...removeEmptiedDirectories(fs, plan, artifacts, show));
-  return { written: artifacts.length + 1, removed: plan.stale, edited: plan.edited, warnings };
+  const changes = compareIndexes(plan.previousIndex === null ? null : plan.previousEntries, entries);
+  return { written: artifacts.length + 1, removed: plan.stale, edited: plan.edited, warnings, entries, changes };
 }
 
 /** Paths come from natgw's emitters; one that could leave the output is a bug, caught before any write. */
