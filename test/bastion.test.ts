@@ -28,6 +28,10 @@ function withBastion(bastion: Record<string, unknown>, options: { allowed?: stri
   return gateway({ spec }).replace("sshAllowedCIDRs: [198.51.100.7/32]", `sshAllowedCIDRs: [${options.allowed ?? "10.0.0.2/32"}]`);
 }
 
+function diagnosticsOf(text: string, code: string) {
+  return compileText(text).diagnostics.filter((d) => d.code === code);
+}
+
 describe("the bastion in the model", () => {
   it("is null when the spec names no bastion", () => {
     const result = compileText(gateway());
@@ -179,5 +183,63 @@ describe("the bastion's host key", () => {
     otherCurve.write("nistp384", 4 + 19 + 4, "latin1");
     expect(hostKeyProblem(`ecdsa-sha2-nistp256 ${otherCurve.toString("base64")}`)).toEqual({ kind: "cut" });
     expect(hostKeyProblem(KEYS["ecdsa-sha2-nistp256"]!)).toBeUndefined();
+  });
+});
+
+describe("reaching the members through the bastion", () => {
+  const modes = [
+    ["HA", false],
+    ["Single", true],
+  ] as const;
+
+  it("warns without a host key that Terraform will not verify the bastion, at the bastion", () => {
+    const found = diagnosticsOf(withBastion({ host: "bastion.example.com", port: 2222 }), "NATGW707");
+    expect(found).toMatchObject([{ severity: "warning", pointer: "/spec/members/bastion" }]);
+    expect(found[0]!.message).toContain('takes whatever answers at "bastion.example.com" port 2222 for the bastion');
+    expect(diagnosticsOf(withBastion({ host: "bastion.example.com", hostKey: KEY }), "NATGW707")).toEqual([]);
+  });
+
+  describe.each(modes)("in %s mode", (_, single) => {
+    it("warns when no sshAllowedCIDRs entry reaches into the network a private-target bastion pushes from", () => {
+      const text = withBastion({ host: "bastion.example.com", hostKey: KEY }, { single, allowed: "198.51.100.7/32, 192.168.0.0/16" });
+      const result = compileText(text);
+      expect(result.model).toBeDefined();
+      expect(result.diagnostics).toMatchObject([{ code: "NATGW708", severity: "warning", pointer: "/spec/security/sshAllowedCIDRs" }]);
+      expect(result.diagnostics[0]!.message).toContain("no entry of spec.security.sshAllowedCIDRs (198.51.100.7/32, 192.168.0.0/16) overlaps 10.0.0.0/16");
+      expect(result.diagnostics[0]!.hint).toContain("or `10.0.0.0/16`, to sshAllowedCIDRs");
+    });
+
+    it.each(["10.0.0.2/32", "10.0.0.0/8", "0.0.0.0/0", "198.51.100.7/32, 10.0.1.0/24"])("is content with a private target and SSH allowed from %s", (allowed) => {
+      expect(compileText(withBastion({ host: "bastion.example.com", hostKey: KEY }, { single, allowed })).diagnostics).toEqual([]);
+    });
+
+    it("warns when a public-target bastion's IPv4 address is outside sshAllowedCIDRs", () => {
+      const text = withBastion({ host: "203.0.113.10", hostKey: KEY, target: "public" }, { single, allowed: "198.51.100.7/32, 10.0.0.0/16" });
+      const result = compileText(text);
+      expect(result.model).toBeDefined();
+      expect(result.diagnostics).toMatchObject([
+        { code: "NATGW709", severity: "warning", pointer: "/spec/security/sshAllowedCIDRs", hint: "add `203.0.113.10/32` to sshAllowedCIDRs, or the address the bastion connects from if that is another" },
+      ]);
+    });
+
+    it.each(["203.0.113.10/32", "203.0.113.0/24", "0.0.0.0/0"])("is content with a public target and SSH allowed from %s", (allowed) => {
+      expect(compileText(withBastion({ host: "203.0.113.10", hostKey: KEY, target: "public" }, { single, allowed })).diagnostics).toEqual([]);
+    });
+  });
+
+  it("cannot check a public target named by host name or IPv6 address, and does not guess", () => {
+    for (const host of ["bastion.example.com", "2001:db8::10"]) {
+      expect(compileText(withBastion({ host, hostKey: KEY, target: "public" }, { allowed: "198.51.100.7/32" })).diagnostics, host).toEqual([]);
+    }
+  });
+
+  it("checks each target by its own rule: a public target needs no entry in the network, a private one no public address", () => {
+    expect(compileText(withBastion({ host: "203.0.113.10", hostKey: KEY, target: "public" }, { allowed: "203.0.113.10/32" })).diagnostics).toEqual([]);
+    expect(compileText(withBastion({ host: "203.0.113.10", hostKey: KEY }, { allowed: "10.0.0.2/32" })).diagnostics).toEqual([]);
+  });
+
+  it("leaves an empty sshAllowedCIDRs to its own error", () => {
+    const result = compileText(withBastion({ host: "bastion.example.com", hostKey: KEY }, { allowed: "" }));
+    expect(codes(result)).toEqual(["NATGW705"]);
   });
 });

@@ -372,6 +372,18 @@ export const catalogue = {
     "spec.security.sshAllowedCIDRs is empty, so SSH to the members is closed from their first boot on (the baseline firewall admits SSH only from these networks): `terraform apply` could never push the configuration and the API token, and the members would never forward",
     "add the address your pipeline runs from, for example `sshAllowedCIDRs: [198.51.100.7/32]`",
   ]),
+  bastionHostKeyMissing: entry<{ host: string; port: number }>("NATGW707", "warning", (a) => [
+    `spec.members.bastion has no hostKey, so Terraform does not verify the bastion's SSH host key and takes whatever answers at ${a.host} port ${a.port} for the bastion; the push still checks each member's own host key through it`,
+    "pin the bastion: set `hostKey` to its public host key, the line in the bastion's /etc/ssh/ssh_host_ed25519_key.pub, for example `hostKey: ssh-ed25519 AAAA…`",
+  ]),
+  bastionPrivateRefused: entry<{ ipRange: string; allowed: string }>("NATGW708", "warning", (a) => [
+    `the push reaches the members' private IPs through the bastion (spec.members.bastion.target private, the default), so the members see it come from the bastion's address in ${a.ipRange}, but no entry of spec.security.sshAllowedCIDRs (${a.allowed}) overlaps ${a.ipRange}: the members would refuse it, and the push would end in Terraform's SSH timeout`,
+    `add the bastion's private address as a /32, or \`${a.ipRange}\`, to sshAllowedCIDRs; or set \`target: public\` if the bastion is not attached to the network`,
+  ]),
+  bastionPublicRefused: entry<{ host: string; allowed: string }>("NATGW709", "warning", (a) => [
+    `spec.members.bastion.host ${a.host} is not inside spec.security.sshAllowedCIDRs (${a.allowed}); with \`target: public\` the push reaches the members' public IPv4 addresses from the bastion, and the members refuse SSH from anywhere else`,
+    `add \`${a.host}/32\` to sshAllowedCIDRs, or the address the bastion connects from if that is another`,
+  ]),
 
   // 8xx: host artifacts
   userDataTooLarge: entry<{ member: string; bytes: string; limit: string; largest: string }>("NATGW801", "error", (a) => [
