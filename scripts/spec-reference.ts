@@ -60,6 +60,10 @@ const PATTERN_WORDS: Readonly<Record<string, string>> = {
   "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$":
     "Hetzner label key",
   "^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$": "Hetzner label value",
+  "^[-A-Za-z0-9.:]+$": "host name or IP address",
+  "^[a-z_][-a-z0-9_]*$": "Unix user name",
+  "^(ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|ssh-rsa) [A-Za-z0-9+/]+={0,2}( [-A-Za-z0-9_.@:+=/,()]+)*$":
+    "SSH public key: type, base64 key, optional comment",
 };
 
 function loadSchema(): Schema {

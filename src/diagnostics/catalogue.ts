@@ -1,4 +1,6 @@
+import type { HostKeyMistake, HostKeyProblem } from "../resolve/ssh.js";
 import type { Diagnostic, Severity, SourceLocation } from "./diagnostic.js";
+import { oneOf, quote } from "./quote.js";
 
 /**
  * Every message natgw can say about a spec, with its code. A message says what was
@@ -148,6 +150,35 @@ export const catalogue = {
     `${a.field} is ${a.found}, too large for a Hetzner Cloud ID: IDs are integers of at most ${a.limit} (2^53-1), the largest that JSON readers such as JavaScript hold exactly; a larger number would reach Terraform as a different ID`,
     "copy the ID again from the Hetzner Cloud console or `hcloud` (`hcloud network list`, `hcloud floating-ip list`)",
   ]),
+  badBastionHost: entry<{ found: string; host?: string; user?: string; port?: number }>("NATGW118", "error", (a) => [
+    `spec.members.bastion.host must be a host name (RFC 1123: labels of letters, digits and \`-\` joined by dots, the last not all digits) or an IPv4 or IPv6 address, written without brackets, user or port, as Terraform's SSH connection takes it; found ${a.found}`,
+    a.host !== undefined
+      ? `did you mean \`host: ${a.host}\`${withFields({ user: a.user, port: a.port })}?`
+      : "for example `bastion.example.com`, `203.0.113.10` or `2001:db8::10`",
+  ]),
+  badHostKey: entry<{ found: string; types: string; mistake?: HostKeyMistake }>("NATGW119", "error", (a) => [
+    `spec.members.bastion.hostKey must be an SSH public key as authorized_keys writes it: the key type (${a.types}), a space, the base64 key, and optionally a space and a comment of letters, digits and \`-_.@:+=/,()\`; found ${a.found}`,
+    a.mistake?.kind === "knownHosts"
+      ? `remove the first word, ${quote(a.mistake.hostName)}: a line from known_hosts or ssh-keyscan names the host before the key`
+      : a.mistake?.kind === "space"
+        ? "write the key on one line, with one space between its parts and none around it (in YAML, `hostKey: ssh-ed25519 AAAA…` rather than a block with `|`)"
+        : a.mistake?.kind === "comment"
+          ? "leave out the comment after the key; it only names the key"
+          : "copy the line from the bastion's /etc/ssh/ssh_host_ed25519_key.pub, or from `ssh-keyscan -t ed25519 <host>` without the host name at its start",
+  ]),
+  hostKeyData: entry<{ type: string; found: string; problem: HostKeyProblem }>("NATGW120", "error", (a) =>
+    a.problem.kind === "type"
+      ? [
+          `the base64 key of spec.members.bastion.hostKey holds a key of type ${quote(a.problem.inner)}, but the line says ${a.type}; found ${a.found}`,
+          "copy the whole line again from the bastion's /etc/ssh/ssh_host_*_key.pub, type and key together",
+        ]
+      : [
+          a.problem.kind === "base64"
+            ? `the key of spec.members.bastion.hostKey is not valid base64 (letters, digits, \`+\` and \`/\`, padded with \`=\` to a multiple of 4 characters); found ${a.found}`
+            : `the base64 key of spec.members.bastion.hostKey does not hold a whole ${a.type} key: it is cut short or has bytes too many; found ${a.found}`,
+          "copy the whole line again from the bastion's /etc/ssh/ssh_host_*_key.pub",
+        ],
+  ),
   schemaOther: entry<{ field: string; detail: string }>("NATGW199", "error", (a) => `${a.field} ${a.detail}`),
 
   // 2xx: names and references
@@ -341,6 +372,18 @@ export const catalogue = {
     "spec.security.sshAllowedCIDRs is empty, so SSH to the members is closed from their first boot on (the baseline firewall admits SSH only from these networks): `terraform apply` could never push the configuration and the API token, and the members would never forward",
     "add the address your pipeline runs from, for example `sshAllowedCIDRs: [198.51.100.7/32]`",
   ]),
+  bastionHostKeyMissing: entry<{ host: string; port: number }>("NATGW707", "warning", (a) => [
+    `spec.members.bastion has no hostKey, so Terraform does not verify the bastion's SSH host key and takes whatever answers at ${a.host} port ${a.port} for the bastion; the push still checks each member's own host key through it`,
+    "pin the bastion: set `hostKey` to its public host key, the line in the bastion's /etc/ssh/ssh_host_ed25519_key.pub, for example `hostKey: ssh-ed25519 AAAA…`",
+  ]),
+  bastionPrivateRefused: entry<{ ipRange: string; allowed: string }>("NATGW708", "warning", (a) => [
+    `the push reaches the members' private IPs through the bastion (spec.members.bastion.target private, the default), so the members see it come from the bastion's address in ${a.ipRange}, but no entry of spec.security.sshAllowedCIDRs (${a.allowed}) overlaps ${a.ipRange}: the members would refuse it, and the push would end in Terraform's SSH timeout`,
+    `add the bastion's private address as a /32, or \`${a.ipRange}\`, to sshAllowedCIDRs; or set \`target: public\` if the bastion is not attached to the network`,
+  ]),
+  bastionPublicRefused: entry<{ host: string; allowed: string }>("NATGW709", "warning", (a) => [
+    `spec.members.bastion.host ${a.host} is not inside spec.security.sshAllowedCIDRs (${a.allowed}); with \`target: public\` the push reaches the members' public IPv4 addresses from the bastion, and the members refuse SSH from anywhere else`,
+    `add \`${a.host}/32\` to sshAllowedCIDRs, or the address the bastion connects from if that is another`,
+  ]),
 
   // 8xx: host artifacts
   userDataTooLarge: entry<{ member: string; bytes: string; limit: string; largest: string }>("NATGW801", "error", (a) => [
@@ -348,6 +391,12 @@ export const catalogue = {
     `its largest files are ${a.largest}; the user-data holds only natgw's own scripts and units (config.json and the ruleset arrive with Terraform's push), so no spec should get here: please report it`,
   ]),
 } as const;
+
+/** " with `user: root` and `port: 2222`": the other fields a suggestion moves a value to. */
+function withFields(fields: Readonly<Record<string, string | number | undefined>>): string {
+  const given = Object.entries(fields).filter(([, value]) => value !== undefined);
+  return given.length === 0 ? "" : ` with ${oneOf(given.map(([name, value]) => `\`${name}: ${value}\``), "and")}`;
+}
 
 export type CatalogueEntry = keyof typeof catalogue;
 type ArgsOf<K extends CatalogueEntry> = (typeof catalogue)[K] extends Entry<infer A> ? A : never;

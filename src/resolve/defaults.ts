@@ -1,4 +1,5 @@
 import type {
+  Bastion,
   Cluster,
   EgressIP,
   HighAvailability,
@@ -24,7 +25,7 @@ export interface GatewaySettings {
   readonly network: Required<Omit<Network, "id" | "name">> & Pick<Network, "id" | "name">;
   readonly cluster: { privateNetworking: boolean; hostFirewall: boolean; privateOnly: boolean; apiAllowedNetworks: string[] };
   readonly highAvailability: Required<HighAvailability>;
-  readonly members: Required<Omit<Members, "privateIPs">> & Pick<Members, "privateIPs">;
+  readonly members: Required<Omit<Members, "privateIPs" | "bastion">> & Pick<Members, "privateIPs"> & { readonly bastion: BastionSettings | null };
   readonly egressIPs: readonly EgressIPSettings[];
   readonly ipv6: Required<IPv6>;
   readonly routes: readonly string[];
@@ -33,6 +34,9 @@ export interface GatewaySettings {
   readonly security: Required<Security>;
   readonly metrics: Required<Metrics>;
 }
+
+/** A bastion with its defaults; the host key stays optional, since only the user can know it. */
+export type BastionSettings = Required<Omit<Bastion, "hostKey">> & Pick<Bastion, "hostKey">;
 
 /**
  * An egress IP with its delete protection settled: the schema's default for a
@@ -70,6 +74,7 @@ export function gatewaySettings(gateway: NatGateway): GatewaySettings {
       image: members.image ?? schemaDefault("Members", "image"),
       ...(members.privateIPs ? { privateIPs: members.privateIPs } : {}),
       sshKeys: members.sshKeys,
+      bastion: members.bastion ? bastionSettings(members.bastion) : null,
     },
     egressIPs: (spec.egressIPs ?? schemaDefault<EgressIP[]>("NatGatewaySpec", "egressIPs")).map((egressIP) => ({
       ...egressIP,
@@ -87,6 +92,16 @@ export function gatewaySettings(gateway: NatGateway): GatewaySettings {
       enabled: spec.metrics?.enabled ?? schemaDefault("Metrics", "enabled"),
       port: spec.metrics?.port ?? schemaDefault("Metrics", "port"),
     },
+  };
+}
+
+function bastionSettings(bastion: Bastion): BastionSettings {
+  return {
+    host: bastion.host,
+    user: bastion.user ?? schemaDefault("Bastion", "user"),
+    port: bastion.port ?? schemaDefault("Bastion", "port"),
+    ...(bastion.hostKey !== undefined ? { hostKey: bastion.hostKey } : {}),
+    target: bastion.target ?? schemaDefault("Bastion", "target"),
   };
 }
 

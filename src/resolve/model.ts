@@ -18,6 +18,8 @@ export interface GatewayModel {
   readonly mode: Mode;
   readonly network: NetworkModel;
   readonly members: readonly MemberModel[];
+  /** The jump host Terraform's push reaches the members through; null when it connects to them directly. */
+  readonly bastion: BastionModel | null;
   readonly egressIPs: readonly EgressIPModel[];
   readonly ipv6: { readonly enabled: boolean };
   /** Network route destinations pointed at the active member, in numeric order. */
@@ -34,15 +36,6 @@ export interface GatewayModel {
   readonly vrrp: VrrpModel | null;
   /** Kernel sizing from the members' server type. */
   readonly host: HostModel;
-  readonly bastion: BastionModel | null;
-}
-
-export interface BastionModel {
-  readonly host: string;
-  readonly user: string;
-  readonly port: number;
-  readonly hostKey: string | null;
-  readonly target: "private" | "public";
 }
 
 export interface VrrpModel {
@@ -81,6 +74,17 @@ export interface MemberModel {
   readonly serverType: string;
   readonly image: string;
   readonly sshKeys: readonly string[];
+}
+
+export interface BastionModel {
+  /** A host name, IPv4 or IPv6 address, as Terraform's SSH connection reaches the bastion. */
+  readonly host: string;
+  readonly user: string;
+  readonly port: number;
+  /** The bastion's public host key in authorized_keys form; null: Terraform does not verify it. */
+  readonly hostKey: string | null;
+  /** Which address of each member the push goes to from the bastion: its private IP or its public IPv4. */
+  readonly target: "private" | "public";
 }
 
 export interface EgressIPModel {

@@ -4,6 +4,7 @@ import type { SourceDocument } from "../load/document.js";
 import type { EgressNATPolicy } from "../spec/types.generated.js";
 import { API_VERSION } from "../load/document.js";
 import { allocateMemberAddresses } from "./addresses.js";
+import { bastionModel, checkBastion } from "./bastion.js";
 import { checkEgressIPs } from "./egress.js";
 import { LINK_LOCAL } from "./hetzner.js";
 import { gatewayInput, policyInput, type GatewayInput, type PolicyInput } from "./inputs.js";
@@ -50,6 +51,7 @@ export function resolve(documents: readonly SourceDocument[]): ResolveResult {
   const models: GatewayModel[] = [];
   for (const gateway of gateways) {
     checkRequirements(gateway, reporter);
+    checkBastion(gateway, reporter);
     const own = bound.filter((policy) => policy.gateway === gateway);
     warnUnusedEgressIPs(gateway, policyDocuments, declared, reporter);
     const portBlocks = allocatePortBlocks(gateway, own, reporter);
@@ -101,6 +103,7 @@ function gatewayModel(
       image: settings.members.image,
       sshKeys: [...settings.members.sshKeys],
     })),
+    bastion: bastionModel(settings.members.bastion),
     egressIPs: settings.egressIPs.map((egressIP, index) => ({
       name: egressIP.name,
       floatingIPId: egressIP.floatingIPId ?? null,
@@ -116,7 +119,6 @@ function gatewayModel(
       .sort((a, b) => compareText(a.input.name, b.input.name))
       .map((policy) => policyModel(policy.input, policy.egressIP)),
     portBlocks,
-    bastion: null,
     security: {
       blockSMTP25: settings.security.blockSMTP25,
       sshAllowedCIDRs: sortedCidrs(gateway.sshAllowedCIDRs.map((entry) => entry.value.text)),

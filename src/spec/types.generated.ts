@@ -158,7 +158,7 @@ export interface HighAvailability {
   preempt?: boolean;
 }
 /**
- * The gateway hosts: two in HA, one in Single.
+ * The gateway hosts (two in HA, one in Single) and how Terraform's push reaches them over SSH.
  */
 export interface Members {
   /**
@@ -182,6 +182,32 @@ export interface Members {
    * @minItems 1
    */
   sshKeys: [string, ...string[]];
+  bastion?: Bastion;
+}
+/**
+ * A jump host that Terraform's push goes through to reach the members over SSH, for pipelines whose address changes (CI runners) and so cannot be listed in `security.sshAllowedCIDRs`. The bastion's own address is listed there instead: its private address with `target: private`, its public one with `target: public`. Terraform logs in to the bastion and only forwards the SSH connection to each member through it, so the members' host keys are checked as without a bastion.
+ */
+export interface Bastion {
+  /**
+   * The bastion's address as Terraform's SSH connection reaches it: a host name (RFC 1123: labels of letters, digits and `-` joined by dots, the last label not all digits, at most 253 characters) or an IPv4 or IPv6 address, written without brackets, user or port.
+   */
+  host: string;
+  /**
+   * The Unix user Terraform logs in as on the bastion: 1 to 32 lowercase letters, digits, `_` and `-`, beginning with a letter or `_`.
+   */
+  user?: string;
+  /**
+   * The TCP port of the bastion's SSH server.
+   */
+  port?: number;
+  /**
+   * The bastion's SSH public host key, as in authorized_keys or the bastion's `/etc/ssh/ssh_host_ed25519_key.pub`: the key type (`ssh-ed25519`, `ecdsa-sha2-nistp256`, `ecdsa-sha2-nistp384`, `ecdsa-sha2-nistp521` or `ssh-rsa`), a space, the base64 key, and optionally a space and a comment of letters, digits and `-_.@:+=/,()`. Terraform then connects only to a bastion that holds this key. Without it, Terraform does not verify the bastion's host key, and natgw warns.
+   */
+  hostKey?: string;
+  /**
+   * Which address of each member the push reaches through the bastion: `private`, the member's private IP, for a bastion attached to the same Hetzner network (its private address must be in `security.sshAllowedCIDRs`); or `public`, the member's public IPv4 (the bastion's public address must be in `security.sshAllowedCIDRs`).
+   */
+  target?: "private" | "public";
 }
 /**
  * A floating IPv4 the gateway SNATs to.
@@ -215,7 +241,7 @@ export interface Security {
    */
   blockSMTP25?: boolean;
   /**
-   * Networks allowed to reach SSH on the members, from their first boot on. Terraform pushes the configuration and the API token over SSH, so include the address your pipeline runs from; an empty list is an error, since the members could never be configured.
+   * Networks allowed to reach SSH on the members, from their first boot on. Terraform pushes the configuration and the API token over SSH, so include the address your pipeline runs from, or with `members.bastion` the bastion's address; an empty list is an error, since the members could never be configured.
    */
   sshAllowedCIDRs?: IPv4CIDR[];
 }

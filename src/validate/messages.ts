@@ -5,6 +5,7 @@ import type { Diagnostic, SourceLocation } from "../diagnostics/diagnostic.js";
 import { describeType, oneOf, quote } from "../diagnostics/quote.js";
 import { closest } from "../diagnostics/suggest.js";
 import { childPointer, locate, unescapePointerToken, type SourceDocument } from "../load/document.js";
+import { HOST_KEY_TYPES, hostKeyMistake, meantHost } from "../resolve/ssh.js";
 import { dereference, type SchemaNode } from "../spec/schema.js";
 
 /** One ajv error -> one diagnostic that says which field, what was expected and what was found. */
@@ -121,8 +122,19 @@ function stringError(error: ErrorObject, document: SourceDocument, field: string
   }
   if (parentSchema.title === "IPv4 CIDR") return cidrError(field, value, at);
   if (parentSchema.title === "IPv4 address") return addressError(field, value, at);
+  // The schema admits only the characters of the bastion's host and key; their messages state the
+  // whole rule, which resolve checks further (resolve/ssh.ts), and guess what the user meant.
+  if (pointer === "/spec/members/bastion/host") return diagnose("badBastionHost", { found: quote(value), ...meantHost(value) }, at);
+  if (pointer === "/spec/members/bastion/hostKey") {
+    const mistake = hostKeyMistake(value);
+    return diagnose("badHostKey", { found: quote(value), types: oneOf(HOST_KEY_TYPES), ...(mistake ? { mistake } : {}) }, at);
+  }
   const rule = stringRule(parentSchema);
-  const suggestion = parentSchema.pattern?.startsWith("^[a-z]") ? asDnsLabel(value, parentSchema.maxLength) : undefined;
+  const suggestion = parentSchema.pattern?.startsWith("^[a-z]")
+    ? asDnsLabel(value, parentSchema.maxLength)
+    : parentSchema.pattern?.startsWith("^[a-z_]")
+      ? asUnixUser(value, parentSchema)
+      : undefined;
   return diagnose(
     "badName",
     { field, rule, found: quote(value), ...(suggestion && suggestion !== value ? { suggestion } : {}) },
@@ -139,6 +151,9 @@ function stringRule(node: SchemaNode): string {
     return `${length} of lowercase letters, digits and \`-\`, beginning and ending with a letter or digit`;
   }
   if (node.pattern?.startsWith("^[a-z][a-z0-9]")) return `${length} of lowercase letters and digits`;
+  if (node.pattern?.startsWith("^[a-z_]")) {
+    return `a Unix user name of ${length}: lowercase letters, digits, \`_\` and \`-\`, beginning with a letter or \`_\``;
+  }
   return `${length} of letters, digits, \`-\`, \`_\`, \`.\` and \`@\`, beginning and ending with a letter or digit`;
 }
 
@@ -157,6 +172,13 @@ function asDnsLabel(value: string, maxLength: unknown): string | undefined {
   }
   label = label.replace(/-+$/, "");
   return label.length > 0 ? label : undefined;
+}
+
+/** "Admin" -> "admin": user names on Linux are lowercase by convention and by useradd's default rule. */
+function asUnixUser(value: string, node: SchemaNode): string | undefined {
+  const lowered = value.trim().toLowerCase();
+  const fits = new RegExp(node.pattern!, "u").test(lowered) && lowered.length <= Number(node.maxLength ?? Infinity);
+  return fits ? lowered : undefined;
 }
 
 function cidrError(field: string, value: string, at: SourceLocation): Diagnostic {

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -55,6 +55,18 @@ describe("the push through a bastion", () => {
     expect(first!.host).toBe("${hcloud_server.prod-egress-1.ipv4_address}");
     expect(first!.bastion_host).toBe("bastion.example.com");
     expect(first).not.toHaveProperty("bastion_host_key");
+  });
+
+  it("comes from the spec: the README's example pushes through its bastion", () => {
+    const readme = readFileSync("README.md", "utf8");
+    const example = /```yaml\n(apiVersion[^`]*?bastion:[^`]*?)```/.exec(readme)![1]!;
+    const result = compile([{ path: "README.md", text: example }]);
+    expect(result.diagnostics.filter((d) => d.severity === "error")).toEqual([]);
+    const model = result.model!.gateways[0]!;
+    const stack = stackConfiguration(model, memberHosts(model, emitHosts({ apiVersion: "natgw.dev/v1alpha1", gateways: [model] }).artifacts));
+    const connection = (stack.resource!.terraform_data!["ci-egress-1"] as any).connection;
+    expect(connection).toMatchObject({ host: model.members[0]!.privateIp, bastion_host: "bastion.example.com", bastion_user: "root", bastion_port: 22 });
+    expect(connection.bastion_host_key).toMatch(/^ssh-ed25519 /);
   });
 
   it.skipIf(skip)("is valid Terraform", () => {
