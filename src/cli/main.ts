@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { compile, type CompileResult } from "../compile.js";
 import { hasErrors } from "../diagnostics/diagnostic.js";
@@ -6,6 +5,7 @@ import { formatJson, formatText, summary } from "../diagnostics/format.js";
 import { emit } from "../emit/emit.js";
 import { explain, type Flow, type Protocol } from "../explain/explain.js";
 import { OutputError, writeOutput, type WriteResult } from "../write/write.js";
+import { PACKAGE_VERSION as version } from "../package-root.js";
 import { isAddress } from "../resolve/ip.js";
 import { schemaText } from "../spec/schema.js";
 import { formatExplanation } from "./explain-text.js";
@@ -19,8 +19,6 @@ export const EXIT_USAGE = 2;
 export const EXIT_INTERNAL = 3;
 
 type Format = "text" | "json";
-
-const version = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
 
 /** Runs one natgw command line and returns its exit code; writes only through `io`. */
 export async function run(argv: readonly string[], io: CliIO = processIO()): Promise<number> {
