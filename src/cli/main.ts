@@ -162,8 +162,13 @@ function buildProgram(io: CliIO, setExit: (code: number) => void): Command {
   program
     .command("schema")
     .description("print the JSON Schema of the spec (for editors and other tools)")
-    .action(async () => {
-      const { schemaText } = await import("../spec/schema.js");
+    .option("--path", "print the absolute path of the schema file instead, for an editor setting or a $schema line")
+    .action(async (options: { path?: boolean }) => {
+      const { schemaPath, schemaText } = await import("../spec/schema.js");
+      if (options.path) {
+        io.stdout(`${schemaPath}\n`);
+        return;
+      }
       io.stdout(schemaText.endsWith("\n") ? schemaText : `${schemaText}\n`);
     });
 
