@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -47,7 +47,14 @@ describe("the npm package", () => {
     const shipped = execFileSync("git", ["ls-files", "schema", "templates", "programs"], { encoding: "utf8" }).trim().split("\n");
     expect(packed).toEqual(expect.arrayContaining(["LICENSE", "bin/natgw.js", "bin/natgw-cdktf.js", "package.json", ...shipped]));
     expect(packed).toEqual(
-      expect.arrayContaining(["dist/cli.js", "dist/cdktf.js", "dist/cjs/cdktf.js", "dist/cjs/package.json", "dist/validate/schema-validators.js"]),
+      expect.arrayContaining([
+        "dist/cli.js",
+        "dist/cdktf.js",
+        "dist/cjs/cdktf.js",
+        "dist/cjs/package.json",
+        "dist/validate/schema-validators.js",
+        "dist/THIRD-PARTY-LICENSES.txt",
+      ]),
     );
     expect(packed.filter((path) => /^(src|test|scripts|bench)\//.test(path))).toEqual([]);
   });
@@ -117,10 +124,24 @@ describe("the npm package", () => {
 
 describe("npm run build", () => {
   it("compiles the schema's validators to the same code every time, and dist/ holds those of the schema as it is", async () => {
-    const first = await schemaValidators();
-    expect(await schemaValidators()).toBe(first);
+    const first = (await schemaValidators()).code;
+    expect((await schemaValidators()).code).toBe(first);
     expect(readFileSync("dist/validate/schema-validators.js", "utf8")).toBe(first);
     expect(first).toMatch(/^export \{[^}]*\bNatGateway\b[^}]*\}/m);
     expect(first).toMatch(/^export \{[^}]*\bEgressNATPolicy\b[^}]*\}/m);
+  });
+
+  it("ships the license of every npm package whose code it bundled", () => {
+    const bundles = ["dist/cli.js", "dist/validate/schema-validators.js", ...readdirSync("dist/chunks").map((name) => `dist/chunks/${name}`)];
+    // esbuild marks each bundled file with a comment naming its path.
+    const bundled = new Set(
+      bundles.flatMap((file) => [...readFileSync(file, "utf8").matchAll(/^\/\/ (?:\.\.\/)*(?:[^\n]*\/)?node_modules\/((?:@[^/]+\/)?[^/]+)\//gm)].map((match) => match[1]!)),
+    );
+    expect(bundled).toContain("commander");
+    const notices = readFileSync("dist/THIRD-PARTY-LICENSES.txt", "utf8");
+    for (const name of bundled) {
+      const { version } = JSON.parse(readFileSync(join("node_modules", name, "package.json"), "utf8")) as { version: string };
+      expect(notices, name).toContain(`\n${name} ${version} (`);
+    }
   });
 });
