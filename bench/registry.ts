@@ -1,5 +1,6 @@
 import type { Section } from "./section.js";
 import { buildSection } from "./sections/build.js";
+import { cliSection } from "./sections/cli.js";
 import { datapathSection } from "./sections/datapath.js";
 import { failoverSection } from "./sections/failover.js";
 import { rulesetSection } from "./sections/ruleset.js";
@@ -10,4 +11,4 @@ import { scalingSection } from "./sections/scaling.js";
  * a module in bench/sections/ exporting a Section; datapath and failover run in
  * the network lab (test/lab/).
  */
-export const SECTIONS: readonly Section[] = [buildSection, scalingSection, rulesetSection, datapathSection, failoverSection];
+export const SECTIONS: readonly Section[] = [buildSection, cliSection, scalingSection, rulesetSection, datapathSection, failoverSection];

@@ -144,6 +144,13 @@ describe("natgw", () => {
     expect(JSON.parse(result.stdout).$id).toBe("https://natgw.dev/schema/v1alpha1/natgw.schema.json");
   });
 
+  it("prints the absolute path of the schema file it prints, with schema --path", () => {
+    const result = natgw(["schema", "--path"], {}, scratch);
+    expect(result).toMatchObject({ code: 0, stderr: "" });
+    expect(result.stdout).toBe(`${resolve("schema/natgw.schema.json")}\n`);
+    expect(readFileSync(result.stdout.trimEnd(), "utf8")).toBe(natgw(["schema"]).stdout);
+  });
+
   it("prints its version and help, exit 0", () => {
     expect(natgw(["--version"])).toMatchObject({ code: 0, stdout: `${JSON.parse(readFileSync("package.json", "utf8")).version}\n` });
     const help = natgw(["--help"]);

@@ -1,16 +1,19 @@
-import { readFileSync } from "node:fs";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import { compile, type CompileResult } from "../compile.js";
+import type { CompileResult } from "../compile.js";
 import { hasErrors } from "../diagnostics/diagnostic.js";
 import { formatJson, formatText, summary } from "../diagnostics/format.js";
-import { emit } from "../emit/emit.js";
-import { explain, type Flow, type Protocol } from "../explain/explain.js";
-import { OutputError, writeOutput, type WriteResult } from "../write/write.js";
+import type { Flow, Protocol } from "../explain/explain.js";
+import type { WriteResult } from "../write/write.js";
+import { PACKAGE_VERSION as version } from "../package-root.js";
 import { isAddress } from "../resolve/ip.js";
-import { schemaText } from "../spec/schema.js";
-import { formatBuildReport } from "./build-report.js";
-import { formatExplanation } from "./explain-text.js";
 import { processIO, styleFor, type CliIO } from "./io.js";
+
+/*
+ * The stages are imported by the command that runs them, when it runs: `natgw
+ * validate` and `explain` never load the emitter (cdktf, nunjucks), and --version
+ * or --help load no stage at all. A static import of a stage here would put its
+ * loading time on every command (test/module-loading.test.ts watches this).
+ */
 
 /** Exit codes: the spec is valid, it is not, or natgw could not do what was asked. */
 export const EXIT_OK = 0;
@@ -20,8 +23,6 @@ export const EXIT_USAGE = 2;
 export const EXIT_INTERNAL = 3;
 
 type Format = "text" | "json";
-
-const version = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
 
 /** Runs one natgw command line and returns its exit code; writes only through `io`. */
 export async function run(argv: readonly string[], io: CliIO = processIO()): Promise<number> {
@@ -69,7 +70,8 @@ function buildProgram(io: CliIO, setExit: (code: number) => void): Command {
     .description("check spec files against the schema and natgw's rules; print every problem at once")
     .argument("<files...>", "spec files (YAML, multi-document, or JSON)")
     .addOption(formatOption())
-    .action((files: string[], options: { format: Format }) => {
+    .action(async (files: string[], options: { format: Format }) => {
+      const { compile } = await import("../compile.js");
       const result = compile(files);
       setExit(report(result, options.format, io, files));
     });
@@ -83,10 +85,15 @@ function buildProgram(io: CliIO, setExit: (code: number) => void): Command {
     .addOption(new Option("--proto <protocol>", "transport protocol").choices(["tcp", "udp"]).default("tcp"))
     .addOption(formatOption())
     .action(
-      (
+      async (
         files: string[],
         options: { src: string; dst: { address: string; port: number | null }; proto: Protocol; format: Format },
       ) => {
+        const [{ compile }, { explain }, { formatExplanation }] = await Promise.all([
+          import("../compile.js"),
+          import("../explain/explain.js"),
+          import("./explain-text.js"),
+        ]);
         const result = compile(files);
         if (!result.model) {
           setExit(report(result, options.format, io, files));
@@ -113,7 +120,13 @@ function buildProgram(io: CliIO, setExit: (code: number) => void): Command {
     .argument("<files...>", "spec files")
     .requiredOption("--out <dir>", "output directory; natgw replaces or removes only the files its natgw.json lists")
     .addOption(formatOption())
-    .action((files: string[], options: { out: string; format: Format }) => {
+    .action(async (files: string[], options: { out: string; format: Format }) => {
+      const [{ compile }, { emit }, { OutputError, writeOutput }, { formatBuildReport }] = await Promise.all([
+        import("../compile.js"),
+        import("../emit/emit.js"),
+        import("../write/write.js"),
+        import("./build-report.js"),
+      ]);
       const result = compile(files);
       if (!result.model) {
         setExit(report(result, options.format, io, files));
@@ -150,7 +163,13 @@ function buildProgram(io: CliIO, setExit: (code: number) => void): Command {
   program
     .command("schema")
     .description("print the JSON Schema of the spec (for editors and other tools)")
-    .action(() => {
+    .option("--path", "print the absolute path of the schema file instead, for an editor setting or a $schema line")
+    .action(async (options: { path?: boolean }) => {
+      const { schemaPath, schemaText } = await import("../spec/schema.js");
+      if (options.path) {
+        io.stdout(`${schemaPath}\n`);
+        return;
+      }
       io.stdout(schemaText.endsWith("\n") ? schemaText : `${schemaText}\n`);
     });
 

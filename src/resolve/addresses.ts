@@ -22,7 +22,8 @@ export function allocateMemberAddresses(gateways: readonly GatewayInput[], repor
   const result = new Map<string, string[]>();
   for (const group of groupByNetwork(gateways).values()) {
     // Given addresses first, across the whole network, so allocation never takes one.
-    const taken = new Map<number, string>();
+    // The owner's place is put into words only for a report: see checkEgressIPs.
+    const taken = new Map<number, () => string>();
     for (const gateway of group) {
       const given = gateway.settings.members.privateIPs ?? [];
       given.forEach((address, index) => {
@@ -35,9 +36,9 @@ export function allocateMemberAddresses(gateways: readonly GatewayInput[], repor
         } else if (reason) {
           reporter.report("memberIPReserved", { address: quote(address), reason }, gateway.document, pointer);
         } else if (owner) {
-          reporter.report("memberIPTaken", { address: quote(address), other: owner }, gateway.document, pointer);
+          reporter.report("memberIPTaken", { address: quote(address), other: owner() }, gateway.document, pointer);
         }
-        if (!owner) taken.set(value, `gateway ${quote(gateway.settings.name)} (${reporter.where(gateway.document, pointer)})`);
+        if (!owner) taken.set(value, () => `gateway ${quote(gateway.settings.name)} (${reporter.where(gateway.document, pointer)})`);
       });
     }
     for (const gateway of group) {
@@ -60,7 +61,7 @@ export function allocateMemberAddresses(gateways: readonly GatewayInput[], repor
       const chosen: string[] = [];
       for (let candidate = gateway.subnet.last - 1; candidate > gateway.subnet.first && chosen.length < needed; candidate--) {
         if (taken.has(candidate) || reservedReason(gateway, candidate)) continue;
-        taken.set(candidate, `gateway ${quote(gateway.settings.name)}`);
+        taken.set(candidate, () => `gateway ${quote(gateway.settings.name)}`);
         chosen.push(numberToAddress(candidate));
       }
       if (chosen.length < needed) {

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { packagePath } from "../package-root.js";
 
 /** Property-level view of a JSON Schema node, as much as natgw reads of it. */
 export interface SchemaNode {
@@ -24,8 +25,8 @@ export interface SpecSchema extends SchemaNode {
   readonly $defs: Readonly<Record<string, SchemaNode>>;
 }
 
-/** The schema is shipped next to dist/ and src/ alike, two levels up from this file. */
-export const schemaPath = new URL("../../schema/natgw.schema.json", import.meta.url);
+/** The schema file natgw ships, absolute: `natgw schema --path` prints it for editors. */
+export const schemaPath = packagePath("schema", "natgw.schema.json");
 export const schemaText = readFileSync(schemaPath, "utf8");
 export const schema = JSON.parse(schemaText) as SpecSchema;
 

@@ -1,17 +1,14 @@
-import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
+import type { ErrorObject, ValidateFunction } from "ajv";
+import { EgressNATPolicy, NatGateway } from "#schema-validators";
 import type { Diagnostic } from "../diagnostics/diagnostic.js";
 import type { Kind, SourceDocument } from "../load/document.js";
-import { schema } from "../spec/schema.js";
 import { explainSchemaError } from "./messages.js";
 
-const ajv = new Ajv2020({ allErrors: true, strict: true, verbose: true });
-ajv.addSchema(schema);
-
-/** Each kind is validated against its own $def, so errors speak of that kind only. */
-const validators: Record<Kind, ValidateFunction> = {
-  NatGateway: ajv.getSchema(`${schema.$id}#/$defs/NatGateway`)!,
-  EgressNATPolicy: ajv.getSchema(`${schema.$id}#/$defs/EgressNATPolicy`)!,
-};
+/**
+ * Each kind is validated against its own $def, so errors speak of that kind only.
+ * The functions were compiled from the schema when natgw was built.
+ */
+const validators: Record<Kind, ValidateFunction> = { NatGateway, EgressNATPolicy };
 
 /** documents -> diagnostics: every schema error of every document, written for a person. */
 export function validate(documents: readonly SourceDocument[]): Diagnostic[] {

@@ -1,9 +1,10 @@
-import { execFileSync } from "node:child_process";
+import { build } from "../../scripts/build.js";
 
 /**
- * The CLI tests run the real `bin/natgw.js`, which loads dist/: compile once before
- * any test. The compiler's type errors fail the run here.
+ * The CLI tests run the real `bin/natgw.js`, which loads the bundle in dist/:
+ * build it once before any test, as `npm run build` does (type check included;
+ * the compiler's type errors fail the run here).
  */
-export default function setup(): void {
-  execFileSync(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "tsconfig.json"], { stdio: "inherit" });
+export default async function setup(): Promise<void> {
+  await build();
 }

@@ -1,12 +1,12 @@
 import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import nunjucks from "nunjucks";
+import { packagePath } from "../../package-root.js";
 
-/** templates/ sits next to dist/ and src/ alike. */
-export const TEMPLATES_DIR = fileURLToPath(new URL("../../../templates/", import.meta.url));
+/** templates/ ships at the package root, with a trailing separator to append names to. */
+export const TEMPLATES_DIR = packagePath("templates", "/");
 
 /** programs/ too: static host programs, one file each at its path on the host. */
-export const PROGRAMS_DIR = fileURLToPath(new URL("../../../programs/", import.meta.url));
+export const PROGRAMS_DIR = packagePath("programs", "/");
 
 /**
  * Templates hold the text of host files; TypeScript computes every value. An
