@@ -7,6 +7,9 @@
  *                                        command's stages, so each command loads only its own
  *   dist/cdktf.js, dist/cdktf.d.ts       `natgw/cdktf` for ES modules
  *   dist/cjs/                            `natgw/cdktf` for CommonJS: a bundle and its types
+ *   dist/cdktn.js, dist/cdktn/, dist/cjs/cdktn.js
+ *                                        `natgw/cdktn`: the same constructs on cdktn, the
+ *                                        maintained fork of cdktf (its API is cdktf's)
  *   dist/THIRD-PARTY-LICENSES.txt        the licenses of the npm packages bundled above
  *
  * Every step gives the same bytes for the same sources, so two builds compare equal.
@@ -38,6 +41,9 @@ export const CLI_ENTRY = "src/cli/main.ts";
  */
 const UNBUNDLED = ["cdktf", "constructs", "nunjucks"];
 
+/** cdktn keeps cdktf's API under another name: `natgw/cdktn` is `natgw/cdktf` built against it. */
+const CDKTN = "cdktn";
+
 const repository = fileURLToPath(new URL("..", import.meta.url));
 
 export async function build(root: string = repository): Promise<void> {
@@ -50,6 +56,7 @@ export async function build(root: string = repository): Promise<void> {
   execFileSync(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", join(root, "tsconfig.json")], { stdio: "inherit" });
   const cli = await bundleCli(root, dist);
   await cdktfEntries(root, dist);
+  await cdktnEntries(root, dist);
   writeFileSync(join(dist, "THIRD-PARTY-LICENSES.txt"), licenses(root, [...validators.packages, ...cli]));
 }
 
@@ -148,6 +155,42 @@ async function cdktfEntries(root: string, dist: string): Promise<void> {
     sourcemap: "linked",
     logLevel: "warning",
   });
+}
+
+/**
+ * `natgw/cdktn`: the cdktf entry bundled with `cdktf` resolved as `cdktn`, for
+ * both module systems, and its declarations copied with that one name changed
+ * (they sit beside the cdktf ones, so their relative imports hold).
+ */
+async function cdktnEntries(root: string, dist: string): Promise<void> {
+  const common: esbuild.BuildOptions = {
+    absWorkingDir: root,
+    entryPoints: [CDKTF_ENTRY],
+    bundle: true,
+    platform: "node",
+    target: "node20",
+    packages: "external",
+    alias: { cdktf: CDKTN },
+    sourcemap: "linked",
+    logLevel: "warning",
+  };
+  await esbuild.build({ ...common, format: "esm", outfile: join(dist, `${CDKTN}.js`) });
+  await esbuild.build({
+    ...common,
+    format: "cjs",
+    outfile: join(dist, "cjs", `${CDKTN}.js`),
+    define: { "import.meta.url": "__natgwModuleUrl" },
+    banner: { js: `const __natgwModuleUrl = require("node:url").pathToFileURL(__filename).href;` },
+  });
+  const source = relative("src", dirname(CDKTF_ENTRY));
+  for (const base of [dist, join(dist, "cjs")]) {
+    for (const declaration of readdirSync(join(base, source)).filter((name) => name.endsWith(".d.ts"))) {
+      const text = readFileSync(join(base, source, declaration), "utf8").replace(/(from |import\()"cdktf"/g, `$1"${CDKTN}"`);
+      mkdirSync(join(base, CDKTN), { recursive: true });
+      writeFileSync(join(base, CDKTN, declaration), text);
+    }
+    writeFileSync(join(base, `${CDKTN}.d.ts`), `export * from "./${CDKTN}/${relative(dirname(CDKTF_ENTRY), CDKTF_ENTRY).replace(/\.ts$/, ".js")}";\n`);
+  }
 }
 
 /** The folders, relative to the repository, of the npm packages whose code a bundle holds. */

@@ -133,4 +133,17 @@ describe.skipIf(skip)(`the package, installed${skip ? ` (skipped: ${skip})` : ""
     expect(run("npm", ["ls", "cdktf", "--all", "--parseable"], dir).stdout.trim().split("\n")).toHaveLength(1);
     expect(readFileSync(join(dir, "cdktf.out", "stacks", "platform", "cdk.tf.json"), "utf8")).toContain('"version": "0.20.12"');
   });
+
+  it("works on cdktn, the maintained fork of cdktf, through natgw/cdktn, in a CommonJS project without cdktf", () => {
+    const dir = project("cdktn", {}, ["cdktn@0.24.0", "constructs@~10.7.0"]);
+    copySpecs(dir);
+    writeFileSync(
+      join(dir, "main.js"),
+      `const { App, TerraformOutput, TerraformStack, TerraformVariable } = require("cdktn");\nconst { HcloudProvider, NatGateway, NatGatewayStack, TlsProvider } = require("natgw/cdktn");\n${APP_BODY}`,
+    );
+    cdktfJson(dir, "node main.js");
+    expect(synthAndValidate(dir)).toEqual(["dev-egress", "platform"]);
+    expect(run("npm", ["ls", "cdktf", "--all", "--parseable"], dir).stdout.trim()).toBe("");
+    expect(readFileSync(join(dir, "cdktf.out", "stacks", "platform", "cdk.tf.json"), "utf8")).toContain('"version": "0.24.0"');
+  });
 });

@@ -1,6 +1,8 @@
 import { spawnSync } from "node:child_process";
-import { accessSync, constants, readdirSync, readFileSync } from "node:fs";
-import { describe, expect, it } from "vitest";
+import { accessSync, constants, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { compileSources } from "../src/compile.js";
 import { currentSpecReference, renderSpecReference, withSpecReference } from "../scripts/spec-reference.js";
 
@@ -23,8 +25,8 @@ function codeBlocks(text: string): { language: string; body: string }[] {
   return [...text.matchAll(/^```(\w*)\n([\s\S]*?)^```$/gm)].map((match) => ({ language: match[1]!, body: match[2]! }));
 }
 
-function run(command: string): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync("bash", ["-c", command], { encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } });
+function run(command: string, cwd = "."): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync("bash", ["-c", command], { cwd, encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -149,10 +151,16 @@ describe("README quick start", () => {
   it("runs the examples and prints what the README shows", () => {
     // `npm ci` and the build have been done for this test run (test/support/build.ts).
     const steps = commands[0]!.split("&&").map((step) => step.trim()).filter((step) => step.startsWith("node bin/natgw.js "));
-    expect(steps.length).toBeGreaterThan(0);
+    expect(steps.some((step) => step.startsWith("node bin/natgw.js build "))).toBe(true);
+    // A checkout of its own, linked to this one, so the build's out/ is a first build and leaves the repository as it was.
+    const checkout = mkdtempSync(join(tmpdir(), "natgw-quick-start-"));
+    onTestFinished(() => rmSync(checkout, { recursive: true, force: true }));
+    for (const entry of ["bin", "dist", "examples", "node_modules", "package.json", "programs", "schema", "templates"]) {
+      symlinkSync(resolve(entry), join(checkout, entry));
+    }
     const output = steps
       .map((step) => {
-        const result = run(step);
+        const result = run(step, checkout);
         expect(result.status, `${step}: ${result.stderr}`).toBe(0);
         return result.stdout;
       })
