@@ -10,6 +10,7 @@
  *   dist/cdktn.js, dist/cdktn/, dist/cjs/cdktn.js
  *                                        `natgw/cdktn`: the same constructs on cdktn, the
  *                                        maintained fork of cdktf (its API is cdktf's)
+ *   dist/templates.cjs                   templates/ compiled by nunjucks, which natgw build renders
  *   dist/THIRD-PARTY-LICENSES.txt        the licenses of the npm packages bundled above
  *
  * Every step gives the same bytes for the same sources, so two builds compare equal.
@@ -54,10 +55,33 @@ export async function build(root: string = repository): Promise<void> {
   const validators = await schemaValidators(root);
   writeFileSync(join(dist, "validate", "schema-validators.js"), validators.code);
   execFileSync(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", join(root, "tsconfig.json")], { stdio: "inherit" });
+  writeFileSync(join(dist, "templates.cjs"), await precompiledTemplates(root));
   const cli = await bundleCli(root, dist);
   await cdktfEntries(root, dist);
   await cdktnEntries(root, dist);
   writeFileSync(join(dist, "THIRD-PARTY-LICENSES.txt"), licenses(root, [...validators.packages, ...cli]));
+}
+
+/**
+ * Every template under templates/ compiled to code by nunjucks, as one CommonJS
+ * module of `name: { root }` entries (what nunjucks' PrecompiledLoader takes),
+ * with the options render.ts renders with. Names in sorted order, so the same
+ * templates give the same bytes.
+ */
+export async function precompiledTemplates(root: string = repository): Promise<string> {
+  const { default: nunjucks } = await import("nunjucks");
+  const { TEMPLATE_OPTIONS } = await import(pathToFileURL(join(root, "src/emit/hosts/render.ts")).href);
+  const directory = join(root, "templates");
+  const names = (readdirSync(directory, { recursive: true, withFileTypes: true }) as import("node:fs").Dirent[])
+    .filter((entry) => entry.isFile())
+    .map((entry) => relative(directory, join(entry.parentPath, entry.name)).split("\\").join("/"))
+    .sort();
+  const compiler = (nunjucks as unknown as { compiler: { compile: (...args: unknown[]) => string } }).compiler;
+  const entries = names.map((name) => {
+    const code = compiler.compile(readFileSync(join(directory, name), "utf8"), [], [], name, TEMPLATE_OPTIONS);
+    return `${JSON.stringify(name)}: (function () {\n${code}\n})()`;
+  });
+  return `"use strict";\n// templates/ compiled by nunjucks (npm run build); natgw build renders these.\nmodule.exports = {\n${entries.join(",\n")}\n};\n`;
 }
 
 /**

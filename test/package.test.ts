@@ -1,9 +1,10 @@
 import { execFileSync, spawnSync } from "node:child_process";
+import { createRequire } from "node:module";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { schemaValidators } from "../scripts/build.js";
+import { precompiledTemplates, schemaValidators } from "../scripts/build.js";
 import { listing } from "./support/output-dir.js";
 
 /**
@@ -131,6 +132,15 @@ describe("npm run build", () => {
     expect(readFileSync("dist/validate/schema-validators.js", "utf8")).toBe(first);
     expect(first).toMatch(/^export \{[^}]*\bNatGateway\b[^}]*\}/m);
     expect(first).toMatch(/^export \{[^}]*\bEgressNATPolicy\b[^}]*\}/m);
+  });
+
+  it("compiles the templates to the same code every time, and dist/ holds those of templates/ as it is", async () => {
+    const first = await precompiledTemplates();
+    expect(await precompiledTemplates()).toBe(first);
+    expect(readFileSync("dist/templates.cjs", "utf8")).toBe(first);
+    const names = Object.keys(createRequire(import.meta.url)(resolve("dist/templates.cjs")) as object);
+    expect(names).toContain("etc/natgw/ruleset.nft.njk");
+    expect(names).toEqual(execFileSync("git", ["ls-files", "templates"], { encoding: "utf8" }).trim().split("\n").map((path) => path.slice("templates/".length)).sort());
   });
 
   it("ships the license of every npm package whose code it bundled", () => {

@@ -64,7 +64,7 @@ export const buildSection: Section = {
         },
       ],
       notes: [
-        `cdktf synth takes ${formatFactor(synth.medianSeconds / build.medianSeconds)} the time of natgw build on ${SPEC}, and natgw build also writes every host file; both write the same cdk.tf.json and manifest.json (test/terraform/synth.test.ts compares the bytes).`,
+        `cdktf synth takes ${formatFactor(synth.medianSeconds / build.medianSeconds)} the time of natgw build on ${SPEC}, and natgw build also writes every host file; both write the same Terraform configuration, cdktf with its own metadata beside it (test/terraform/synth.test.ts compares them).`,
       ],
     };
   },

@@ -1,4 +1,5 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import nunjucks from "nunjucks";
 import { packagePath } from "../../package-root.js";
 
@@ -12,13 +13,30 @@ export const PROGRAMS_DIR = packagePath("programs", "/");
  * Templates hold the text of host files; TypeScript computes every value. An
  * undefined value is a bug, not an empty string, so rendering throws on it.
  * Nothing is HTML-escaped: each target language has its own filter below.
+ * trimBlocks and lstripBlocks shape how a template compiles, so the build's
+ * precompiled templates take these same options.
  */
-const environment = new nunjucks.Environment(new nunjucks.FileSystemLoader(TEMPLATES_DIR, { noCache: false }), {
+export const TEMPLATE_OPTIONS = {
   autoescape: false,
   throwOnUndefined: true,
   trimBlocks: true,
   lstripBlocks: true,
-});
+} as const;
+
+/**
+ * The templates as `npm run build` compiled them (scripts/build.ts), so a build
+ * does not parse them again in every run; read from templates/ when there is no
+ * such file, as in a checkout before its first build.
+ */
+export const PRECOMPILED_TEMPLATES = packagePath("dist", "templates.cjs");
+
+function loader(): nunjucks.ILoader {
+  if (!existsSync(PRECOMPILED_TEMPLATES)) return new nunjucks.FileSystemLoader(TEMPLATES_DIR, { noCache: false });
+  const compiled = createRequire(import.meta.url)(PRECOMPILED_TEMPLATES) as Record<string, unknown>;
+  return new nunjucks.PrecompiledLoader(compiled as never);
+}
+
+const environment = new nunjucks.Environment(loader(), TEMPLATE_OPTIONS);
 
 /** A JSON literal: strings quoted and escaped, for JSON files and jq programs. */
 environment.addFilter("json", (value: unknown) => JSON.stringify(value));
