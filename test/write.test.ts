@@ -86,7 +86,7 @@ describe("a rebuild", () => {
     writeFileSync(join(out, "stacks/dev-egress/terraform.dev-egress.tfstate"), "{}\n");
     const rebuilt = artifactsOf("examples/ha.yaml");
     const result = writeOutput(out, rebuilt, "test");
-    expect(result.removed).toContain("hosts/dev-egress-1/cloud-init.yaml");
+    expect(result.changes.removed).toContain("hosts/dev-egress-1/cloud-init.yaml");
     expect(readdirSync(join(out, "hosts"))).toEqual(["prod-egress-1", "prod-egress-2"]);
     expect(listing(join(out, "stacks/dev-egress"))).toEqual([expect.stringMatching(/^terraform\.dev-egress\.tfstate file /)]);
     expect(readdirSync(join(out, "monitoring")).sort()).toEqual(["prod-egress-scrape.yaml", "prod-egress-vmstaticscrape.yaml"]);

@@ -40,7 +40,7 @@ interface Throughput {
 export const datapathSection: Section = {
   name: "datapath",
   title: "Data path: TCP throughput through a member",
-  method: `In the network lab (test/lab/): iperf3 sends TCP for ${SECONDS_PER_RUN} s (after a 1 s warm-up that is not counted) from a worker on the private network to an iperf3 server on the internet side, through the emulated cloud and a member running the generated files. The baseline is the same namespaces with forwarding on and no ruleset (the ruleset unit stopped; the cloud routes the worker's unNATed address back), and a second reference is connection tracking with one SNAT rule in place of natgw's ruleset, the least any stateful NAT needs; both are measured in the same lab, taking turns with the full ruleset run by run. The member is in Single mode, so stopping its ruleset hands nothing to a standby. The figure is the median receiver throughput; a ratio above 1 for the ruleset means it cost nothing measurable. Every member, worker and the internet share this machine's cores, so the absolute figures say more about the machine than about Hetzner's network.`,
+  method: `In the network lab (test/lab/): iperf3 sends TCP for ${SECONDS_PER_RUN} s (after a 1 s warm-up that is not counted) from a worker on the private network to an iperf3 server on the internet side, through the emulated cloud and a member running the generated files. The baseline is the same namespaces with forwarding on and none of natgw's tables (the ruleset unit and the watchdog stopped, the baseline table deleted; the cloud routes the worker's unNATed address back), and a second reference is connection tracking with one SNAT rule in place of natgw's ruleset, the least any stateful NAT needs; both are measured in the same lab, taking turns with the full ruleset run by run. The member is in Single mode, so stopping its ruleset hands nothing to a standby. The figure is the median receiver throughput; a ratio above 1 for the ruleset means it cost nothing measurable. Every member, worker and the internet share this machine's cores, so the absolute figures say more about the machine than about Hetzner's network.`,
   unavailable: () => labUnavailable("iperf3"),
   async run(context) {
     const rows: Throughput[] = [];
@@ -86,19 +86,23 @@ function iperf(worker: Host): number {
 }
 
 /**
- * Runs `measure` with the member's ruleset unit stopped (which also turns
- * forwarding off), then `prepare` in its place: forwarding alone, or the least a
- * NAT gateway needs. Restarts the units afterwards.
+ * Runs `measure` without any of natgw's tables, then `prepare` in their place:
+ * forwarding alone, or the least a NAT gateway needs. A member stays closed
+ * without its ruleset (the watchdog turns forwarding off, the baseline table
+ * forwards only what the ruleset marked), so the watchdog stops and the
+ * baseline goes too, for the measurement only. Everything starts again after.
  */
 function withoutNatgwRuleset<T>(lab: Lab, prepare: (member: Member) => () => void, measure: () => T): T {
   const member = lab.members[0]!;
-  member.must(["systemctl", "stop", "natgw-ruleset.service"]);
+  member.must(["systemctl", "stop", "natgw-watchdog.service", "natgw-ruleset.service"]);
+  member.must(["nft", "delete", "table", "inet", "natgw_baseline"]);
   const undo = prepare(member);
   try {
     return measure();
   } finally {
     undo();
-    member.must(["systemctl", "start", "natgw-ruleset.service", "natgw-forwarding.service"]);
+    member.must(["nft", "-f", "/etc/natgw/baseline.nft"]);
+    member.must(["systemctl", "start", "natgw-ruleset.service", "natgw-forwarding.service", "natgw-watchdog.service"]);
   }
 }
 

@@ -52,62 +52,47 @@ function isBlockList(value: unknown): value is Body[] {
   return Array.isArray(value) && value.length > 0 && value.every((item) => item !== null && typeof item === "object" && !Array.isArray(item));
 }
 
+/** A block's arguments in cdktf's HCL form, its `connection` and `provisioner` blocks included. */
+function hclBody(body: Body): Record<string, unknown> {
+  const { connection, provisioner } = body as { connection?: Body; provisioner?: Record<string, Body>[] };
+  return {
+    ...hclArguments(body),
+    ...(connection ? { connection: hclArguments(connection) } : {}),
+    ...(provisioner ? { provisioner: provisioner.map((item) => Object.fromEntries(Object.entries(item).map(([type, args]) => [type, hclArguments(args)]))) } : {}),
+  };
+}
+
+/** `{ resource: { type: { name: body } } }`, with cdktf's metadata of the construct beside the body. */
+function fragment(kind: "resource" | "data", type: string, name: string, body: Record<string, unknown>, metadata: unknown): object {
+  return { [kind]: { [type]: { [name]: { ...body, "//": metadata } } } };
+}
+
 /** A resource of natgw's configuration, under the logical id natgw named it. */
 export class ConfiguredResource extends TerraformResource {
-  constructor(
-    scope: Construct,
-    id: string,
-    type: string,
-    private readonly name: string,
-    private readonly body: Body,
-    providerName: string,
-  ) {
+  constructor(scope: Construct, id: string, type: string, private readonly body: Body, providerName: string) {
     super(scope, id, { terraformResourceType: type, terraformGeneratorMetadata: { providerName } });
-    this.overrideLogicalId(name);
   }
 
   override toTerraform(): any {
-    return { resource: { [this.terraformResourceType]: { [this.name]: { ...this.body, "//": this.constructNodeMetadata } } } };
+    return fragment("resource", this.terraformResourceType, this.friendlyUniqueId, this.body, this.constructNodeMetadata);
   }
 
   override toHclTerraform(): any {
-    const { connection, provisioner } = this.body as { connection?: Body; provisioner?: Record<string, Body>[] };
-    return {
-      resource: {
-        [this.terraformResourceType]: {
-          [this.name]: {
-            ...hclArguments(this.body),
-            ...(connection ? { connection: hclArguments(connection) } : {}),
-            ...(provisioner
-              ? { provisioner: provisioner.map((item) => Object.fromEntries(Object.entries(item).map(([type, args]) => [type, hclArguments(args)]))) }
-              : {}),
-            "//": this.constructNodeMetadata,
-          },
-        },
-      },
-    };
+    return fragment("resource", this.terraformResourceType, this.friendlyUniqueId, hclBody(this.body), this.constructNodeMetadata);
   }
 }
 
 export class ConfiguredDataSource extends TerraformDataSource {
-  constructor(
-    scope: Construct,
-    id: string,
-    type: string,
-    private readonly name: string,
-    private readonly body: Body,
-    providerName: string,
-  ) {
+  constructor(scope: Construct, id: string, type: string, private readonly body: Body, providerName: string) {
     super(scope, id, { terraformResourceType: type, terraformGeneratorMetadata: { providerName } });
-    this.overrideLogicalId(name);
   }
 
   override toTerraform(): any {
-    return { data: { [this.terraformResourceType]: { [this.name]: { ...this.body, "//": this.constructNodeMetadata } } } };
+    return fragment("data", this.terraformResourceType, this.friendlyUniqueId, this.body, this.constructNodeMetadata);
   }
 
   override toHclTerraform(): any {
-    return { data: { [this.terraformResourceType]: { [this.name]: { ...hclArguments(this.body), "//": this.constructNodeMetadata } } } };
+    return fragment("data", this.terraformResourceType, this.friendlyUniqueId, hclBody(this.body), this.constructNodeMetadata);
   }
 }
 
@@ -236,12 +221,16 @@ export function addConfiguration(scope: Construct, configuration: Configuration,
   for (const [name, value] of Object.entries(configuration.locals ?? {})) new ConfiguredLocal(scope, id("local", name), name, value);
   for (const [type, byName] of Object.entries(configuration.data ?? {})) {
     for (const [name, body] of Object.entries(byName)) {
-      byAddress.set(`data.${type}.${name}`, new ConfiguredDataSource(scope, id(`data_${type}`, name), type, name, body, providerOf(type)));
+      const source = new ConfiguredDataSource(scope, id(`data_${type}`, name), type, body, providerOf(type));
+      source.overrideLogicalId(name);
+      byAddress.set(`data.${type}.${name}`, source);
     }
   }
   for (const [type, byName] of Object.entries(configuration.resource ?? {})) {
     for (const [name, body] of Object.entries(byName)) {
-      byAddress.set(`${type}.${name}`, new ConfiguredResource(scope, id(type, name), type, name, body, providerOf(type)));
+      const resource = new ConfiguredResource(scope, id(type, name), type, body, providerOf(type));
+      resource.overrideLogicalId(name);
+      byAddress.set(`${type}.${name}`, resource);
     }
   }
   for (const [name, output] of Object.entries(configuration.output ?? {})) new ConfiguredOutput(scope, id("output", name), name, output);

@@ -20,8 +20,6 @@ export interface WriteOptions {
 export interface WriteResult {
   /** Files written, natgw.json included. */
   readonly written: number;
-  /** Files of the previous build that this one no longer has, now removed. */
-  readonly removed: readonly string[];
   /** Files natgw wrote that someone changed since, now replaced or removed. */
   readonly edited: readonly string[];
   /** Leftovers natgw could not clean up after a successful build. */
@@ -121,7 +119,7 @@ export function writeOutput(outDir: string, artifacts: readonly Artifact[], vers
   }
   warnings.push(...removeEmptiedDirectories(fs, plan, artifacts, show));
   const changes = compareIndexes(plan.previousIndex === null ? null : plan.previousEntries, entries);
-  return { written: artifacts.length + 1, removed: plan.stale, edited: plan.edited, warnings, entries, changes };
+  return { written: artifacts.length + 1, edited: plan.edited, warnings, entries, changes };
 }
 
 /** Paths come from natgw's emitters; one that could leave the output is a bug, caught before any write. */
