@@ -27,7 +27,7 @@ export interface ConfigPushInput {
   readonly egress: readonly { name: string; id: string; address: string }[];
   /** Terraform address of the token the members get, e.g. `local.member_hcloud_token`. */
   readonly token: string;
-  /** Terraform address of the SSH private key; when it is null, Terraform asks the SSH agent. */
+  /** Terraform expression of the SSH private key: an address, or `null`; when it is null, Terraform asks the SSH agent. */
   readonly sshPrivateKey: string;
   /** The jump host of the push, or null: straight to each member's public IPv4. */
   readonly bastion: BastionModel | null;
