@@ -144,7 +144,7 @@ async function bundleCli(root: string, dist: string): Promise<string[]> {
 }
 
 /**
- * `natgw/cdktf` for both module systems. ES modules get a stub that re-exports
+ * `natgw/cdktf` for both module systems. ES modules get a one-line module that re-exports
  * tsc's output. CommonJS gets a bundle of natgw's own code in the entry, and a copy of the declarations under dist/cjs/, whose package.json
  * says "commonjs", so TypeScript reads them as the CommonJS types they are there.
  */
