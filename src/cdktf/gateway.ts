@@ -73,14 +73,14 @@ export class NatGateway extends Construct {
       return `local.${prefix}${name}`;
     };
 
+    const given = typeof props.network === "object" ? props.network.id : props.network;
     let network: NetworkSource = { from: "spec" };
-    if (props.network !== undefined) {
+    if (given !== undefined) {
       if (gateway.network.create) {
         throw new NatGatewaySpecError(
           `natgw: ${gateway.name}'s spec creates its network (network.create: true), so it takes no network; remove create, or the network prop`,
         );
       }
-      const given = typeof props.network === "object" ? props.network.id : props.network;
       network = { from: "given", id: `tonumber(${input("network_id", given)})` };
     }
 
@@ -103,7 +103,7 @@ export class NatGateway extends Construct {
       return element(attributeAddress.slice(0, dot)).getStringAttribute(attributeAddress.slice(dot + 1));
     };
 
-    this.networkId = network.from === "given" ? String(typeof props.network === "object" ? props.network.id : props.network) : attribute(objects.networkId);
+    this.networkId = given !== undefined ? String(given) : attribute(objects.networkId);
     this.egressIps = objects.egressIPs.map((egress) => ({ name: egress.name, id: attribute(egress.id), address: attribute(egress.address) }));
     this.members = objects.members.map(({ name, privateIp, server, hostKey }) => ({
       name,

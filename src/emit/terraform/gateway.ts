@@ -22,7 +22,7 @@ export type NetworkSource =
   | { readonly from: "spec" }
   /** Looked up by the id at this address (a module's input), or as the spec says when that is null. */
   | { readonly from: "input"; readonly id: string }
-  /** The id at this address, as it is: the user's own network (a construct's argument). */
+  /** The id this expression gives, as it is: the user's own network (a construct's argument). */
   | { readonly from: "given"; readonly id: string };
 
 /** What a gateway's objects take from the configuration around them. */
@@ -38,7 +38,7 @@ export interface GatewaySurroundings {
 
 /** A gateway's objects, for outputs and for a construct's typed properties. */
 export interface GatewayObjects {
-  /** Address of the network's id. */
+  /** Expression of the network's id (an address, in natgw's own stack and module). */
   readonly networkId: string;
   readonly members: readonly { readonly name: string; readonly privateIp: string; readonly server: Block; readonly hostKey: Block }[];
   readonly egressIPs: readonly { readonly name: string; readonly id: string; readonly address: string }[];
