@@ -1,5 +1,8 @@
+import type { ErrorObject } from "ajv";
 import { describe, expect, it } from "vitest";
 import { compileSources } from "../src/compile.js";
+import { load } from "../src/load/load.js";
+import { explainSchemaError } from "../src/validate/messages.js";
 import { codes, compileText, gateway, policy } from "./support/spec.js";
 
 describe("validate", () => {
@@ -104,5 +107,19 @@ describe("validate", () => {
     const result = compileSources([{ path: "spec.json", text }]);
     expect(result.diagnostics).toMatchObject([{ code: "NATGW117", line: 10, column: 13 }]);
     expect(result.diagnostics[0]!.message).toContain("is 12345678901234567890, too large");
+  });
+});
+
+describe("a schema keyword natgw has no message of its own for", () => {
+  it("NATGW199 says what a schema keyword without a message of its own found: the schema may gain one before natgw words it", () => {
+    const document = load([{ path: "spec.yaml", text: "apiVersion: natgw.dev/v1alpha1\nkind: NatGateway\nmetadata: { name: a }\nspec:\n  metrics: { port: 9101 }\n" }]).documents[0]!;
+    const error = { keyword: "multipleOf", instancePath: "/spec/metrics/port", schemaPath: "#", params: { multipleOf: 2 }, message: "must be multiple of 2", data: 9101 } as ErrorObject;
+    expect(explainSchemaError(document, error)).toMatchObject({
+      code: "NATGW199",
+      severity: "error",
+      message: "spec.metrics.port must be multiple of 2",
+      file: "spec.yaml",
+      line: 5,
+    });
   });
 });

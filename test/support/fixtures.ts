@@ -13,7 +13,8 @@ export interface Fixture {
 /**
  * A fixture is a spec file (`name.yaml`, `name.json`) or a folder of spec files
  * compiled together (`name/`), with its expected diagnostics in `name.expected`:
- * the exact text `natgw validate` prints for it.
+ * a first line with `natgw validate`'s exit code and each diagnostic's code
+ * (fixtureHeader), then the exact text `natgw validate` prints for it.
  */
 export function listFixtures(): Fixture[] {
   return readdirSync(FIXTURES)
@@ -27,4 +28,15 @@ export function listFixtures(): Fixture[] {
         : [path];
       return { name, files, expectedPath: join(FIXTURES, `${name}.expected`) };
     });
+}
+
+/** `# natgw validate exits 1: NATGW104 NATGW203`, the codes in the order the diagnostics are printed. */
+export function fixtureHeader(exitCode: number, codes: readonly string[]): string {
+  return `# natgw validate exits ${exitCode}: ${codes.join(" ")}\n`;
+}
+
+/** The codes a fixture's expected file pins, read back from its first line. */
+export function pinnedCodes(expected: string): string[] {
+  const header = /^# natgw validate exits \d+: (.*)$/m.exec(expected);
+  return header ? header[1]!.split(" ").filter((code) => code !== "") : [];
 }
