@@ -6,8 +6,11 @@ import { afterAll, describe, expect, it } from "vitest";
 import { compile } from "../src/compile.js";
 import { emit } from "../src/emit/emit.js";
 import { writeOutput } from "../src/write/write.js";
+import { goldenText } from "./support/golden.js";
 
-// UPDATE_GOLDEN=1 rewrites test/golden/build/; review the diff.
+// UPDATE_GOLDEN=1 rewrites test/golden/build/; review the diff. A golden holds
+// each host file once: copies embedded in cloud-init.yaml and Terraform are a
+// line with the file's path and sha256 there (test/support/golden.ts).
 const update = process.env.UPDATE_GOLDEN === "1";
 const examples = ["single", "ha", "policies", "ports"];
 const scratch = mkdtempSync(join(tmpdir(), "natgw-build-"));
@@ -37,11 +40,11 @@ describe("natgw build", () => {
         rmSync(goldenDir, { recursive: true, force: true });
         for (const artifact of artifacts) {
           mkdirSync(dirname(join(goldenDir, artifact.path)), { recursive: true });
-          writeFileSync(join(goldenDir, artifact.path), artifact.content);
+          writeFileSync(join(goldenDir, artifact.path), goldenText(artifact, artifacts));
         }
       }
       expect(artifacts.map((a) => a.path).sort()).toEqual(listFiles(goldenDir));
-      for (const artifact of artifacts) expect(artifact.content, artifact.path).toBe(readFileSync(join(goldenDir, artifact.path), "utf8"));
+      for (const artifact of artifacts) expect(goldenText(artifact, artifacts), artifact.path).toBe(readFileSync(join(goldenDir, artifact.path), "utf8"));
     });
   }
 
@@ -67,7 +70,10 @@ describe("natgw build", () => {
     const result = spawnSync(process.execPath, ["bin/natgw.js", "build", "--out", out, "examples/ha.yaml"], { encoding: "utf8", env: { PATH: bin } });
     expect(result.stderr).toBe("");
     expect(result.status).toBe(0);
-    expect(readFileSync(join(out, "stacks/prod-egress/cdk.tf.json"), "utf8")).toBe(readFileSync("test/golden/build/ha/stacks/prod-egress/cdk.tf.json", "utf8"));
+    const { artifacts } = artifactsOf("ha");
+    const stack = artifacts.find((artifact) => artifact.path === "stacks/prod-egress/cdk.tf.json")!;
+    expect(readFileSync(join(out, stack.path), "utf8")).toBe(stack.content);
+    expect(goldenText(stack, artifacts)).toBe(readFileSync("test/golden/build/ha/stacks/prod-egress/cdk.tf.json", "utf8"));
   });
 
   it("writes the same bytes twice, natgw.json included", () => {
