@@ -1,4 +1,5 @@
 import { posix } from "node:path";
+import { STACK_FILE } from "../emit/terraform/terraform.js";
 import type { Changes } from "../write/changes.js";
 import { INDEX_FILE, type IndexEntry } from "../write/index-file.js";
 
@@ -13,9 +14,6 @@ export interface NextSteps {
   /** Top directories of the members' host files, which the stacks push. */
   readonly hostFiles: readonly string[];
 }
-
-/** cdktf's name for a synthesized stack, which `terraform -chdir` runs in. */
-const STACK_FILE = "cdk.tf.json";
 
 export function nextSteps(entries: readonly IndexEntry[]): NextSteps {
   const isTerraform = (entry: IndexEntry) => entry.role.startsWith("terraform") && entry.gateway !== null;

@@ -4,8 +4,11 @@ import { configurationText } from "./configuration.js";
 import { memberHosts } from "./gateway.js";
 import { moduleConfiguration, stackConfiguration } from "./stack.js";
 
+/** A stack's file: the name cdktf gives it, kept so `cdktf synth` and `natgw build` write the same paths. */
+export const STACK_FILE = "cdk.tf.json";
+
 export function stackPath(gateway: string): string {
-  return `stacks/${gateway}/cdk.tf.json`;
+  return `stacks/${gateway}/${STACK_FILE}`;
 }
 
 export function modulePath(gateway: string): string {
