@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
 import nunjucks from "nunjucks";
 import { packagePath } from "../../package-root.js";
 
@@ -25,13 +26,15 @@ export const TEMPLATE_OPTIONS = {
 
 /**
  * The templates as `npm run build` compiled them (scripts/build.ts), so a build
- * does not parse them again in every run; read from templates/ when there is no
- * such file, as in a checkout before its first build.
+ * does not parse them again in every run. Only code built with them reads them:
+ * run from src/ (tests, scripts), natgw reads templates/ as it is now, never a
+ * compiled copy an edit has since left behind.
  */
 export const PRECOMPILED_TEMPLATES = packagePath("dist", "templates.cjs");
 
 function loader(): nunjucks.ILoader {
-  if (!existsSync(PRECOMPILED_TEMPLATES)) return new nunjucks.FileSystemLoader(TEMPLATES_DIR, { noCache: false });
+  const built = fileURLToPath(import.meta.url).startsWith(packagePath("dist", "/"));
+  if (!built || !existsSync(PRECOMPILED_TEMPLATES)) return new nunjucks.FileSystemLoader(TEMPLATES_DIR, { noCache: false });
   const compiled = createRequire(import.meta.url)(PRECOMPILED_TEMPLATES) as Record<string, unknown>;
   return new nunjucks.PrecompiledLoader(compiled as never);
 }
