@@ -1,3 +1,4 @@
+import { FIRST_SNAT_PORT, LAST_SNAT_PORT } from "../resolve/hetzner.js";
 import type { HostKeyMistake, HostKeyProblem } from "../resolve/ssh.js";
 import type { Diagnostic, Severity, SourceLocation } from "./diagnostic.js";
 import { oneOf, quote } from "./quote.js";
@@ -127,7 +128,7 @@ export const catalogue = {
     undefined,
   ]),
   badPortsPerSource: entry<{ found: string; suggestion?: string }>("NATGW112", "error", (a) => [
-    `spec.portsPerSource must be a power of two from 8 to 32,768, so that port blocks tile the range 1024-65535; found ${a.found}`,
+    `spec.portsPerSource must be a power of two from 8 to 32,768, so that port blocks tile the range ${FIRST_SNAT_PORT}-${LAST_SNAT_PORT}; found ${a.found}`,
     a.suggestion ? `did you mean \`${a.suggestion}\`?` : undefined,
   ]),
   listLength: entry<{ field: string; rule: string; found: number }>("NATGW113", "error", (a) => [

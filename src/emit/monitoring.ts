@@ -2,10 +2,10 @@ import type { GatewayModel, Model } from "../resolve/model.js";
 import type { Artifact } from "./artifact.js";
 import { METRICS_INTERVAL_SECONDS } from "./hosts/metrics.js";
 import { render } from "./hosts/render.js";
-import { address, integer, label } from "./hosts/safe.js";
+import { address, label, metricsPort } from "./hosts/safe.js";
 
 function values(gateway: GatewayModel) {
-  const port = integer(gateway.metrics.port, 1024, 65535);
+  const port = metricsPort(gateway.metrics.port);
   return {
     gateway: label(gateway.name),
     jobName: `natgw-${label(gateway.name)}`,

@@ -1,5 +1,5 @@
 import { quote } from "../diagnostics/quote.js";
-import { MEMBER_COUNT } from "./hetzner.js";
+import { MEMBER_COUNT, routerAddress } from "./hetzner.js";
 import type { GatewayInput } from "./inputs.js";
 import { addressToNumber, containsAddress, numberToAddress } from "./ip.js";
 import { groupByNetwork } from "./network.js";
@@ -75,7 +75,7 @@ export function allocateMemberAddresses(gateways: readonly GatewayInput[], repor
 }
 
 function reservedReason(gateway: GatewayInput, address: number): string | undefined {
-  if (address === gateway.ipRange.first + 1) return "is the network's first address, where Hetzner's router answers";
+  if (address === routerAddress(gateway.ipRange)) return "is the network's first address, where Hetzner's router answers";
   if (address === gateway.subnet.first) return "is the subnet's network address";
   if (address === gateway.subnet.last) return "is the subnet's broadcast address";
   return undefined;

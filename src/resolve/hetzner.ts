@@ -30,6 +30,16 @@ export const METADATA_ADDRESS = "169.254.169.254";
 
 export const DEFAULT_ROUTE = "0.0.0.0/0";
 
+/** Hetzner's router answers at a network's first usable address: the ip range's first + 1. */
+export function routerAddress(ipRange: { readonly first: number }): number {
+  return ipRange.first + 1;
+}
+
+/** The name of the network natgw creates for a gateway that names none. */
+export function defaultNetworkName(gatewayName: string): string {
+  return `${gatewayName}-network`;
+}
+
 /** SNAT ports natgw hands out: the unprivileged range, 64,512 ports. */
 export const FIRST_SNAT_PORT = 1024;
 export const LAST_SNAT_PORT = 65535;

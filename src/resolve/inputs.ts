@@ -2,6 +2,7 @@ import { quote } from "../diagnostics/quote.js";
 import { childPointer, type SourceDocument } from "../load/document.js";
 import type { EgressNATPolicy, NatGateway } from "../spec/types.generated.js";
 import { gatewaySettings, type GatewaySettings } from "./defaults.js";
+import { defaultNetworkName } from "./hetzner.js";
 import type { Cidr } from "./ip.js";
 import type { Located, Reporter } from "./reporter.js";
 
@@ -86,7 +87,7 @@ export function policyInput(document: SourceDocument, reporter: Reporter): Polic
 function networkKey(settings: GatewaySettings): string {
   const network = settings.network;
   if (network.id !== undefined) return `id:${network.id}`;
-  return `name:${network.name ?? `${settings.name}-network`}`;
+  return `name:${network.name ?? defaultNetworkName(settings.name)}`;
 }
 
 function checkLabels(document: SourceDocument, labels: Readonly<Record<string, string>>, reporter: Reporter): void {

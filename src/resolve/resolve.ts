@@ -6,7 +6,7 @@ import { API_VERSION } from "../load/document.js";
 import { allocateMemberAddresses } from "./addresses.js";
 import { bastionModel, checkBastion } from "./bastion.js";
 import { checkEgressIPs } from "./egress.js";
-import { LINK_LOCAL } from "./hetzner.js";
+import { LINK_LOCAL, routerAddress } from "./hetzner.js";
 import { gatewayInput, policyInput, type GatewayInput, type PolicyInput } from "./inputs.js";
 import { assertModelInvariants } from "./invariants.js";
 import { cidr, compareRanges, numberToAddress } from "./ip.js";
@@ -92,7 +92,7 @@ function gatewayModel(
       ipRange: gateway.ipRange.text,
       subnet: gateway.subnet.text,
       zone: settings.network.zone,
-      routerIp: numberToAddress(gateway.ipRange.first + 1),
+      routerIp: numberToAddress(routerAddress(gateway.ipRange)),
     },
     members: memberAddresses.map((privateIp, index) => ({
       name: `${settings.name}-${index + 1}`,

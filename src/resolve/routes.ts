@@ -1,5 +1,5 @@
 import { quote } from "../diagnostics/quote.js";
-import { DEFAULT_ROUTE, PRIVATE_RANGES, PUBLIC_GATEWAY } from "./hetzner.js";
+import { DEFAULT_ROUTE, PRIVATE_RANGES, PUBLIC_GATEWAY, routerAddress } from "./hetzner.js";
 import type { GatewayInput } from "./inputs.js";
 import { compareRanges, contains, containsAddress, numberToAddress, overlaps, type Cidr } from "./ip.js";
 import { groupByNetwork } from "./network.js";
@@ -61,7 +61,7 @@ function checkDestination(
     reporter.report("routeNotAllowed", { route: quote(destination.text) }, gateway.document, route.pointer);
     return;
   }
-  const router = gateway.ipRange.first + 1;
+  const router = routerAddress(gateway.ipRange);
   if (containsAddress(destination, router)) {
     reporter.report("routeCoversRouter", { route: quote(destination.text), router: numberToAddress(router) }, gateway.document, route.pointer);
   }

@@ -5,34 +5,24 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Artifact } from "../../src/emit/artifact.js";
-import { buildExample, hostFiles } from "../support/artifacts.js";
+import { buildExample, EXAMPLE_MEMBERS, hostFiles } from "../support/artifacts.js";
 import { FakeHetznerApi, peerOwnsEverything } from "../support/hetzner-api.js";
 import { waitFor } from "../support/wait.js";
 import { isRoot, missingTools, Namespace, run, runAsync, type RunResult } from "../support/tools.js";
 
 const CTL = "/usr/local/sbin/natgw-ctl";
 const TAKEOVER = "/usr/local/lib/natgw/takeover";
+const INTERFACES = "/usr/local/lib/natgw/interfaces";
 const scripts = hostFiles(CTL);
 const TOKEN = "a".repeat(32) + "B".repeat(32);
 const SERVERS = { "prod-egress-1": 111, "prod-egress-2": 222, "dev-egress-1": 333 };
 const FLOATING_IP_ID = 123456;
 
-describe("natgw-ctl as rendered", () => {
-  it("is rendered for every member, executable, as the same program apart from its header", () => {
-    expect(scripts.map((file) => file.member)).toEqual(["dev-egress-1", "prod-egress-1", "prod-egress-2", "edge-egress-1", "edge-egress-2", "batch-egress-1", "batch-egress-2"]);
-    const bodies = new Set(scripts.map((file) => file.content.split("\n").slice(2).join("\n")));
-    expect(bodies.size).toBe(1);
+describe("natgw-ctl as shipped", () => {
+  it("goes to every member, executable", () => {
+    expect(scripts.map((file) => file.member)).toEqual(EXAMPLE_MEMBERS);
     for (const file of scripts) expect(file).toMatchObject({ role: "script", fileMode: "0755" });
   });
-
-  const shellcheckMissing = missingTools("shellcheck");
-  for (const file of scripts) {
-    it.skipIf(shellcheckMissing)(`${file.path} passes shellcheck`, () => {
-      const result = run("shellcheck", ["--shell=bash", "-"], file.content);
-      expect(result.stdout + result.stderr).toBe("");
-      expect(result.status).toBe(0);
-    });
-  }
 });
 
 /**
@@ -110,6 +100,12 @@ function makeHost(example: string, member: string, endpoint: string, cloud: obje
   writeFileSync(script, artifactOf(artifacts, member, CTL).content, { mode: 0o755 });
   const takeover = artifacts.find((candidate) => candidate.path === `hosts/${member}${TAKEOVER}`);
   if (takeover) writeFileSync(join(directory, "takeover"), takeover.content, { mode: 0o755 });
+  writeFileSync(join(directory, "interfaces"), artifactOf(artifacts, member, INTERFACES).content, { mode: 0o755 });
+  // The interfaces the fake `ip` lists, as the interfaces program finds them in sysfs.
+  for (const [name, mac] of [["lo", "00:00:00:00:00:00"], ["eth0", "96:00:00:aa:bb:cc"], ["enp7s0", "86:00:00:aa:bb:cc"]]) {
+    mkdirSync(join(directory, "sys", name), { recursive: true });
+    writeFileSync(join(directory, "sys", name, "address"), `${mac}\n`);
+  }
   const env: NodeJS.ProcessEnv = {
     PATH: `${bin}:${process.env.PATH ?? "/usr/bin:/bin"}`,
     HOME: directory,
@@ -122,6 +118,8 @@ function makeHost(example: string, member: string, endpoint: string, cloud: obje
     NATGW_STATE_DIR: stateDir,
     NATGW_API_ENDPOINT: endpoint,
     NATGW_TAKEOVER: join(directory, "takeover"),
+    NATGW_INTERFACES: join(directory, "interfaces"),
+    NATGW_SYS_CLASS_NET: join(directory, "sys"),
     NATGW_CTL: join(bin, "natgw-ctl-role"),
     NATGW_METADATA_URL: endpoint.replace(/\/v1$/, "/hetzner/v1/metadata"),
     NATGW_POLL_INITIAL_SECONDS: "0.01",
@@ -631,8 +629,9 @@ describe.skipIf(namespaceMissing)("natgw-ctl health and diag with the real tools
   beforeAll(() => {
     namespace = new Namespace(["ens10", "eth0"]);
     host = makeHost("ha", "prod-egress-2", "http://127.0.0.1:9/v1", prodCloud);
-    // The namespace's own /proc/sys/net: forwarding as the kernel has it.
+    // The namespace's own /proc/sys/net and /sys/class/net: forwarding and NICs as the kernel has them.
     delete host.env.NATGW_PROC_DIR;
+    delete host.env.NATGW_SYS_CLASS_NET;
     // Only the fake logger stays on PATH: keepalived's notifications are not for this host's journal.
     host.env.PATH = `${join(host.directory, "bin-logger")}:/usr/sbin:/usr/bin:/sbin:/bin`;
     mkdirSync(join(host.directory, "bin-logger"));

@@ -81,10 +81,14 @@ function scratchHost(name: string, options: { rulesetLoaded: boolean; vrrpState?
   return { root, textfile, env };
 }
 
-function runScript(script: Artifact, env: NodeJS.ProcessEnv, dir: string) {
+const configs = new Map(hostFiles("/etc/natgw/config.json").map((config) => [config.member, config.content]));
+
+/** Runs the program with its member's config.json (and, for a spec of a test's own, that one's). */
+function runScript(script: Artifact, env: NodeJS.ProcessEnv, dir: string, config = configs.get(script.member!)!) {
   const path = join(dir, "metrics");
   writeExecutable(path, script.content);
-  const result = run("env", [...Object.entries(env).map(([key, value]) => `${key}=${value}`), path]);
+  writeFileSync(join(dir, "config.json"), config);
+  const result = run("env", [...Object.entries(env).map(([key, value]) => `${key}=${value}`), `NATGW_CONFIG=${join(dir, "config.json")}`, path]);
   return result;
 }
 

@@ -6,7 +6,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { compile } from "../../src/compile.js";
 import { emit } from "../../src/emit/emit.js";
 import type { MemberContext } from "../../src/emit/hosts/context.js";
-import { baselineValues, FORWARD_APPROVED_MARK, RULESET_RUNTIME_PATH, rulesetValues } from "../../src/emit/hosts/nftables.js";
+import { HOST_PATHS } from "../../src/emit/hosts/context.js";
+import { baselineValues, FORWARD_APPROVED_MARK, RULESET_RUNTIME_PATH, RUNTIME_FILES, rulesetValues } from "../../src/emit/hosts/nftables.js";
 import { render } from "../../src/emit/hosts/render.js";
 import { addressToNumber } from "../../src/resolve/ip.js";
 import type { Model } from "../../src/resolve/model.js";
@@ -54,6 +55,7 @@ writeFileSync(join(work, "mixed.yaml"), MIXED_SPEC);
 interface Member {
   readonly context: MemberContext;
   readonly script: string;
+  readonly interfaces: string;
   readonly config: string;
 }
 
@@ -65,6 +67,7 @@ function membersOf(file: string): Member[] {
     gateway.members.map((member) => ({
       context: { model, gateway, member, peer: gateway.members.find((other) => other !== member) ?? null },
       script: content(`hosts/${member.name}${RULESET_RUNTIME_PATH}`),
+      interfaces: content(`hosts/${member.name}${HOST_PATHS.interfaces}`),
       config: content(`hosts/${member.name}/etc/natgw/config.json`),
     })),
   );
@@ -101,11 +104,15 @@ function fakeHost(subject: Member, options: { nics?: Record<string, string>; clo
   if (cloud !== undefined) writeFileSync(join(directory, "cloud.json"), typeof cloud === "string" ? cloud : JSON.stringify(cloud));
   writeFileSync(join(directory, "ruleset-runtime"), subject.script);
   chmodSync(join(directory, "ruleset-runtime"), 0o755);
+  writeFileSync(join(directory, "interfaces"), subject.interfaces);
+  chmodSync(join(directory, "interfaces"), 0o755);
   const runtimeDir = join(directory, "run");
   const environment = [
     `NATGW_CONFIG=${join(directory, "config.json")}`,
     `NATGW_CLOUD=${join(directory, "cloud.json")}`,
-    `NATGW_RUNTIME_DIR=${runtimeDir}`,
+    `NATGW_RUNTIME_FILE=${join(runtimeDir, RUNTIME_FILES.runtime)}`,
+    `NATGW_PORT_BLOCKS_FILE=${join(runtimeDir, RUNTIME_FILES.portBlocks)}`,
+    `NATGW_INTERFACES=${join(directory, "interfaces")}`,
     `NATGW_SYS_CLASS_NET=${join(directory, "sys")}`,
   ];
   return { directory, runtimeDir, environment };
@@ -160,12 +167,12 @@ describe.skipIf(toolsMissing)("ruleset-runtime", () => {
   const failures: [string, Parameters<typeof fakeHost>[1], RegExp][] = [
     ["cloud.json is missing", { cloud: undefined }, /cannot read .*cloud\.json/],
     ["cloud.json lacks an egress address", { cloud: { floatingIPs: {} } }, /has no address for egress IP primary/],
-    ["cloud.json is not JSON", { cloud: "{" }, /has no address for egress IP primary/],
+    ["cloud.json is not JSON", { cloud: "{" }, /is not what natgw and Terraform write/],
     ["an address is malformed", { cloud: { floatingIPs: { primary: { address: "203.0.113.10; accept" } } } }, /address of egress IP primary is malformed/],
     ["an address is out of range", { cloud: { floatingIPs: { primary: { address: "203.0.113.256" } } } }, /malformed/],
     ["no NIC has the private MAC prefix", { nics: { eth0: HETZNER_NICS.eth0 } }, /no private interface/],
     ["two NICs have the private MAC prefix", { nics: { ...HETZNER_NICS, ens10: "86:00:00:4b:1a:03" } }, /several private interfaces \(enp7s0 ens10\)/],
-    ["an interface name is too long for Linux", { nics: { enp7s0abcdefghijk: "86:00:00:4b:1a:02", eth0: HETZNER_NICS.eth0 } }, /private interface name is malformed/],
+    ["an interface name is too long for Linux", { nics: { enp7s0abcdefghijk: "86:00:00:4b:1a:02", eth0: HETZNER_NICS.eth0 } }, /private interface's name is malformed/],
   ];
   for (const [what, options, message] of failures) {
     it(`fails closed when ${what}: non-zero, a message, and no runtime.nft`, () => {

@@ -1,17 +1,23 @@
 import type { HostFile, MemberContext } from "./context.js";
 import { HOST_PATHS } from "./context.js";
-import { address, cidr, integer, label, networkName } from "./safe.js";
+import { metricsValues } from "./metrics.js";
+import { DEFAULT_PORT_MAP, egressVariable, INTERFACE_VARIABLES, portMap, PRIVATE_MAC_PREFIX, PUBLIC_MAC_PREFIX, RUNTIME_FILES } from "./nftables.js";
+import { address, cidr, integer, label, metricsPort, networkName } from "./safe.js";
+import { FIRST_SNAT_PORT, LAST_SNAT_PORT } from "../../resolve/hetzner.js";
 
 /** The Hetzner Cloud API natgw-ctl talks to; the lab points it at an emulation. */
 export const HETZNER_API_ENDPOINT = "https://api.hetzner.cloud/v1";
 
 /**
- * The one file natgw-ctl and the other host scripts read: everything they need to
- * know about this member, as natgw resolved it. Values known only after
- * `terraform apply` (server and network ids, floating IP addresses) arrive
- * separately in cloud.json.
+ * The one file natgw-ctl and the other host programs read: everything they need
+ * to know about this member, as natgw resolved it, down to the names they write
+ * into the ruleset and the bounds they check, so no program derives a value a
+ * second time. Values known only after `terraform apply` (server and network ids,
+ * floating IP addresses) arrive separately in cloud.json.
  */
-export function runtimeConfig({ gateway, member, peer }: MemberContext) {
+export function runtimeConfig(context: MemberContext) {
+  const { gateway, member, peer } = context;
+  const policyEgressIPs = new Set(gateway.egressIPs.filter((egressIP) => egressIP.policies.length > 0).map((egressIP) => egressIP.name));
   return {
     version: 1,
     gateway: label(gateway.name),
@@ -32,6 +38,7 @@ export function runtimeConfig({ gateway, member, peer }: MemberContext) {
       floatingIPId: egressIP.floatingIPId,
       isDefault: egressIP.isDefault,
       defaultPool: egressIP.defaultPool,
+      nftVariable: egressVariable(egressIP.name),
     })),
     policies: gateway.policies.map((policy) => ({
       name: label(policy.name),
@@ -39,14 +46,19 @@ export function runtimeConfig({ gateway, member, peer }: MemberContext) {
       sources: policy.sources.map(cidr),
       destinations: policy.destinations.map(cidr),
     })),
+    interfaces: { privateMacPrefix: PRIVATE_MAC_PREFIX, publicMacPrefix: PUBLIC_MAC_PREFIX },
+    ruleset: { interfaceVariables: INTERFACE_VARIABLES },
     portBlocks: gateway.portBlocks && {
       portsPerSource: gateway.portBlocks.portsPerSource,
+      ports: { first: FIRST_SNAT_PORT, last: LAST_SNAT_PORT },
       segments: gateway.portBlocks.segments.map((segment) => ({
         egressIP: label(segment.egressIP),
         firstSource: address(segment.firstSource),
         lastSource: address(segment.lastSource),
-        firstPort: integer(segment.firstPort, 1024, 65535),
-        defaultTraffic: segment.defaultTraffic,
+        firstPort: integer(segment.firstPort, FIRST_SNAT_PORT, LAST_SNAT_PORT),
+        // The maps its sources go into: the default one when their traffic without
+        // a policy leaves from here, the egress IP's own when policies use it.
+        maps: [...(segment.defaultTraffic ? [DEFAULT_PORT_MAP] : []), ...(policyEgressIPs.has(segment.egressIP) ? [portMap(segment.egressIP)] : [])],
       })),
     },
     security: {
@@ -54,7 +66,7 @@ export function runtimeConfig({ gateway, member, peer }: MemberContext) {
       sshAllowedCIDRs: gateway.security.sshAllowedCIDRs.map(cidr),
       blockedDestinations: gateway.security.blockedDestinations.map(cidr),
     },
-    metrics: { enabled: gateway.metrics.enabled, port: integer(gateway.metrics.port, 1024, 65535) },
+    metrics: { enabled: gateway.metrics.enabled, port: metricsPort(gateway.metrics.port), ...metricsValues() },
     vrrp: gateway.vrrp,
     api: { endpoint: HETZNER_API_ENDPOINT, tokenFile: HOST_PATHS.token, cloudFile: HOST_PATHS.cloud },
     paths: {
@@ -62,6 +74,9 @@ export function runtimeConfig({ gateway, member, peer }: MemberContext) {
       stateDir: HOST_PATHS.stateDir,
       textfileDir: HOST_PATHS.textfileDir,
       baselineFile: HOST_PATHS.baseline,
+      runtimeFile: `${HOST_PATHS.runtimeDir}/${RUNTIME_FILES.runtime}`,
+      portBlocksFile: `${HOST_PATHS.runtimeDir}/${RUNTIME_FILES.portBlocks}`,
+      interfaces: HOST_PATHS.interfaces,
       sysctlFile: HOST_PATHS.sysctl,
       ctl: HOST_PATHS.ctl,
       takeover: HOST_PATHS.takeover,

@@ -56,6 +56,8 @@ export const HOST_PATHS = {
   ctl: "/usr/local/sbin/natgw-ctl",
   /** The takeover program: the only one that calls the Hetzner Cloud API. */
   takeover: "/usr/local/lib/natgw/takeover",
+  /** Prints the private and public interfaces' names: the one place that finds them. */
+  interfaces: "/usr/local/lib/natgw/interfaces",
   textfileDir: "/var/lib/prometheus/node-exporter",
 } as const;
 

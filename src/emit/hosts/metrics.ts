@@ -1,6 +1,6 @@
 import type { HostFile, MemberContext } from "./context.js";
-import { fileHeader, HOST_PATHS, isHA } from "./context.js";
-import { address, identifier, integer } from "./safe.js";
+import { fileHeader, HOST_PATHS } from "./context.js";
+import { address, identifier, metricsPort } from "./safe.js";
 
 /** The metrics script node-exporter's textfile collector reads through natgw-metrics.timer. */
 export const METRICS_SCRIPT = "/usr/local/lib/natgw/metrics";
@@ -17,6 +17,9 @@ export const DROP_COUNTERS = ["drop_invalid", "drop_metadata", "drop_not_source"
 /** Seconds between two runs of the metrics script; Prometheus scrapes every 15 to 60 s. */
 export const METRICS_INTERVAL_SECONDS = 15;
 
+/** How long the egress probe, when an operator turned it on, waits for its URL. */
+const PROBE_TIMEOUT_SECONDS = 5;
+
 function metricsEnabled({ gateway }: MemberContext): boolean {
   return gateway.metrics.enabled;
 }
@@ -26,6 +29,21 @@ function counterName(name: string): string {
   return identifier(name.replace(/_/g, "-"));
 }
 
+/**
+ * What the metrics program reads from config.json's `metrics`: the counters'
+ * names in the ruleset, by the metric they feed, and the probe's timeout.
+ */
+export function metricsValues() {
+  return {
+    trafficCounters: {
+      egress: counterName(TRAFFIC_COUNTERS.egress),
+      return: counterName(TRAFFIC_COUNTERS.return),
+      nat: counterName(TRAFFIC_COUNTERS.nat),
+    },
+    dropCounters: Object.fromEntries(DROP_COUNTERS.map((counter) => [counterName(counter.replace(/^drop_/, "")), counterName(counter)])),
+    probeTimeoutSeconds: PROBE_TIMEOUT_SECONDS,
+  };
+}
 
 /**
  * node-exporter (Debian's prometheus-node-exporter) on the member's private IP
@@ -40,7 +58,7 @@ export const metricsFiles: HostFile[] = [
     when: metricsEnabled,
     values: (context) => ({
       ...fileHeader(context),
-      listenAddress: `${address(context.member.privateIp)}:${integer(context.gateway.metrics.port, 1024, 65535)}`,
+      listenAddress: `${address(context.member.privateIp)}:${metricsPort(context.gateway.metrics.port)}`,
       textfileDir: HOST_PATHS.textfileDir,
     }),
   },
@@ -51,29 +69,7 @@ export const metricsFiles: HostFile[] = [
     when: metricsEnabled,
     values: (context) => ({ ...fileHeader(context), restartSeconds: 5 }),
   },
-  {
-    hostPath: METRICS_SCRIPT,
-    role: "script",
-    fileMode: "0755",
-    when: metricsEnabled,
-    values: (context) => ({
-      ...fileHeader(context),
-      textfileDir: HOST_PATHS.textfileDir,
-      stateDir: HOST_PATHS.stateDir,
-      ctl: HOST_PATHS.ctl,
-      highAvailability: isHA(context),
-      trafficCounters: {
-        egress: counterName(TRAFFIC_COUNTERS.egress),
-        return: counterName(TRAFFIC_COUNTERS.return),
-        nat: counterName(TRAFFIC_COUNTERS.nat),
-      },
-      dropCounters: DROP_COUNTERS.map((counter) => ({
-        counter: counterName(counter),
-        reason: counterName(counter.replace(/^drop_/, "")),
-      })),
-      probeTimeoutSeconds: 5,
-    }),
-  },
+  { hostPath: METRICS_SCRIPT, role: "script", fileMode: "0755", when: metricsEnabled, program: true },
   {
     hostPath: "/etc/systemd/system/natgw-metrics.service",
     role: "systemd",

@@ -2,7 +2,7 @@ import { addressToNumber, cidr as parseCidr, compareRanges, formatRange, mergeRa
 import type { GatewayModel } from "../../resolve/model.js";
 import type { HostFile, MemberContext } from "./context.js";
 import { fileHeader, HOST_PATHS } from "./context.js";
-import { address, cidr, identifier, integer } from "./safe.js";
+import { address, cidr, identifier, metricsPort } from "./safe.js";
 
 /**
  * Hetzner private networks run at MTU 1450. A worker whose pods or tunnels assume
@@ -35,6 +35,7 @@ export const BASELINE_TABLE = "inet natgw_baseline";
 /** One bit of the packet mark (nothing else on a member uses marks): "natgw accepted this forward". */
 export const FORWARD_APPROVED_MARK = "0x00000100";
 
+/** Files ruleset-runtime writes into HOST_PATHS.runtimeDir before every load of the ruleset. */
 export const RUNTIME_FILES = {
   /** `define`s known only on the host: interface names and egress addresses. */
   runtime: "runtime.nft",
@@ -42,9 +43,20 @@ export const RUNTIME_FILES = {
   portBlocks: "port-blocks.nft",
 } as const;
 
+/** The nft variables runtime.nft defines for the private and public interfaces' names. */
+export const INTERFACE_VARIABLES = { private: "private_if", public: "public_if" } as const;
+
 /** The nft variable that runtime.nft defines for an egress IP's address. */
 export function egressVariable(egressIPName: string): string {
   return `egress_${identifier(egressIPName)}`;
+}
+
+/** The port-block map of the sources whose traffic without a policy leaves from their default block. */
+export const DEFAULT_PORT_MAP = "default_ports";
+
+/** The port-block map of an egress IP that policies use. */
+export function portMap(egressIPName: string): string {
+  return `ports_${identifier(egressIPName)}`;
 }
 
 /** A range as nft writes it: a CIDR when aligned, `first-last` otherwise. */
@@ -169,7 +181,7 @@ function inputValues({ gateway, peer }: MemberContext) {
     sshAllowed: gateway.security.sshAllowedCIDRs.map(cidr).join(", "),
     sshPort: SSH_PORT,
     vrrpPeer: peer ? address(peer.privateIp) : null,
-    metrics: gateway.metrics.enabled ? { port: integer(gateway.metrics.port, 1024, 65535), network: cidr(gateway.network.ipRange) } : null,
+    metrics: gateway.metrics.enabled ? { port: metricsPort(gateway.metrics.port), network: cidr(gateway.network.ipRange) } : null,
   };
 }
 
@@ -198,6 +210,8 @@ export function rulesetValues(context: MemberContext, runtimeDir: string = HOST_
   const policyEgressIPs = gateway.egressIPs.filter((egressIP) => egressIP.policies.length > 0);
   return {
     ...fileHeader(context),
+    interfaceVariables: INTERFACE_VARIABLES,
+    defaultPortMap: DEFAULT_PORT_MAP,
     runtimeFile: `${runtimeDir}/${RUNTIME_FILES.runtime}`,
     portBlocksFile: `${runtimeDir}/${RUNTIME_FILES.portBlocks}`,
     egressVariables: gateway.egressIPs.map((egressIP) => egressVariable(egressIP.name)),
@@ -214,7 +228,7 @@ export function rulesetValues(context: MemberContext, runtimeDir: string = HOST_
     policyChains: policyEgressIPs.map((egressIP) => ({
       chain: `snat_${identifier(egressIP.name)}`,
       egressVariable: egressVariable(egressIP.name),
-      portMap: `ports_${identifier(egressIP.name)}`,
+      portMap: portMap(egressIP.name),
     })),
     defaultEgressVariable: egressVariable(gateway.egressIPs.find((egressIP) => egressIP.isDefault)!.name),
     portBlocks: portBlocks && {
@@ -231,25 +245,12 @@ export function rulesetValues(context: MemberContext, runtimeDir: string = HOST_
 }
 
 /**
- * Everything ruleset-runtime needs besides config.json and cloud.json. Port-block
- * elements are expanded on the host rather than rendered here: config.json carries
- * them as compact segments (first source, last source, first port), whereas the
- * expanded map for a /16 of sources would not fit Hetzner's 32 KiB user_data limit
- * (4,000 sources already take about 231 KB, 46 KB gzipped).
+ * ruleset-runtime writes the values known only on the host. Port-block elements
+ * are expanded there rather than rendered here: config.json carries them as
+ * compact segments (first source, last source, first port), whereas the expanded
+ * map for a /16 of sources would not fit Hetzner's 32 KiB user_data limit (4,000
+ * sources already take about 231 KB, 46 KB gzipped).
  */
-export function rulesetRuntimeValues() {
-  return {
-    configFile: HOST_PATHS.config,
-    cloudFile: HOST_PATHS.cloud,
-    runtimeDir: HOST_PATHS.runtimeDir,
-    sysClassNet: "/sys/class/net",
-    runtimeFile: RUNTIME_FILES.runtime,
-    portBlocksFile: RUNTIME_FILES.portBlocks,
-    privateMacPrefix: PRIVATE_MAC_PREFIX,
-    publicMacPrefix: PUBLIC_MAC_PREFIX,
-  };
-}
-
 export const RULESET_RUNTIME_PATH = "/usr/local/lib/natgw/ruleset-runtime";
 
 export const nftablesFiles: HostFile[] = [
@@ -265,10 +266,5 @@ export const nftablesFiles: HostFile[] = [
     fileMode: "0644",
     values: (context) => rulesetValues(context),
   },
-  {
-    hostPath: RULESET_RUNTIME_PATH,
-    role: "script",
-    fileMode: "0755",
-    values: () => rulesetRuntimeValues(),
-  },
+  { hostPath: RULESET_RUNTIME_PATH, role: "script", fileMode: "0755", program: true },
 ];

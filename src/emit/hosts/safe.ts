@@ -25,17 +25,20 @@ export function cidr(value: string): string {
   return parsed.cidr.text;
 }
 
-const DNS_LABEL = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
+/** The schema's DNS label (policy names), and the 63 characters a DNS label has at most. */
+const DNS_LABEL = new RegExp(schemaAt("PolicyMetadata", "name").pattern!);
+const DNS_LABEL_LENGTH = 63;
+const NETWORK_NAME = new RegExp(schemaAt("Network", "name").pattern!);
 
 /** Names of gateways, members, egress IPs and policies: DNS labels. */
 export function label(value: string): string {
-  if (!DNS_LABEL.test(value)) unsafe("name", value);
+  if (!DNS_LABEL.test(value) || value.length > DNS_LABEL_LENGTH) unsafe("name", value);
   return value;
 }
 
 /** Hetzner network names as the schema allows them: they may start with a digit. */
 export function networkName(value: string): string {
-  if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(value)) unsafe("network name", value);
+  if (!NETWORK_NAME.test(value) || value.length > DNS_LABEL_LENGTH) unsafe("network name", value);
   return value;
 }
 
@@ -69,6 +72,12 @@ const LABEL_KEY = new RegExp(labels.propertyNames.pattern);
 const LABEL_VALUE = new RegExp(labels.additionalProperties.pattern);
 const SSH_KEY_NAME = new RegExp(schemaAt("Members", "sshKeys").items!.pattern!);
 const HETZNER_ID = schema.$defs.HetznerID!;
+const METRICS_PORT = schemaAt("Metrics", "port");
+
+/** The metrics endpoint's TCP port, within the schema's range. */
+export function metricsPort(value: number): number {
+  return integer(value, METRICS_PORT.minimum!, METRICS_PORT.maximum!);
+}
 
 /** A Hetzner Cloud ID within the schema's range (2^53-1 at most, so it reaches Terraform exactly). */
 export function hetznerId(value: number): number {

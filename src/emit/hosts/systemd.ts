@@ -1,6 +1,6 @@
 import type { HostFile } from "./context.js";
 import { fileHeader, HOST_PATHS, isHA } from "./context.js";
-import { BASELINE_TABLE, NFT_TABLE, PRIVATE_MAC_PREFIX, RULESET_RUNTIME_PATH } from "./nftables.js";
+import { BASELINE_TABLE, NFT_TABLE, RULESET_RUNTIME_PATH } from "./nftables.js";
 
 /**
  * The boot order that keeps a member fail closed:
@@ -82,6 +82,7 @@ export const systemdFiles: HostFile[] = [
     }),
   },
   { hostPath: WATCHDOG_PATH, role: "script", fileMode: "0755", program: true },
+  { hostPath: HOST_PATHS.interfaces, role: "script", fileMode: "0755", program: true },
   {
     hostPath: `/etc/systemd/system/${UNITS.ruleset}`,
     role: "systemd",
@@ -116,7 +117,7 @@ export const systemdFiles: HostFile[] = [
       ...fileHeader(context),
       forwardingUnit: UNITS.forwarding,
       shell: BINARIES.shell,
-      privateMacPrefix: PRIVATE_MAC_PREFIX,
+      interfaces: HOST_PATHS.interfaces,
       runtimeDir: HOST_PATHS.runtimeDir,
       interfaceFile: KEEPALIVED_INTERFACE_FILE,
       interfaceDefinition: KEEPALIVED_INTERFACE_DEFINITION,

@@ -1,6 +1,6 @@
 import type { GatewayModel } from "../../resolve/model.js";
 import type { Artifact } from "../artifact.js";
-import { address, cidr, hetznerId, hetznerLabel, integer, label, networkName, sshKeyName, token as hetznerToken } from "../hosts/safe.js";
+import { address, cidr, hetznerId, hetznerLabel, integer, label, metricsPort, networkName, sshKeyName, token as hetznerToken } from "../hosts/safe.js";
 import { ref, terraformName, type Block, type ConfigurationBuilder, type Expression, type Lifecycle } from "./configuration.js";
 import {
   dataFloatingIp,
@@ -154,7 +154,9 @@ function addNetwork(
   if (source.from === "given") return { networkId: source.id, subnet: null };
   if (network.create) {
     if (source.from === "input") throw new Error(`natgw bug: ${gateway.name} creates its network, so it takes no network id`);
-    const created = createNetwork(config, name("network"), { name: network.name ?? `${gateway.name}-network`, ipRange: network.ipRange, labels });
+    // resolve names every network it creates (the spec's name, else the default).
+    if (network.name === null) throw new Error(`natgw bug: ${gateway.name} creates a network without a name`);
+    const created = createNetwork(config, name("network"), { name: network.name, ipRange: network.ipRange, labels });
     const subnet = networkSubnet(config, name("subnet"), { networkId: created.attribute("id"), type: "cloud", networkZone: network.zone, ipRange: network.subnet });
     return { networkId: created.attributeAddress("id"), subnet };
   }
@@ -231,7 +233,7 @@ function checkGateway(gateway: GatewayModel): void {
     if (egressIP.floatingIPId !== null) hetznerId(egressIP.floatingIPId);
   }
   gateway.routes.forEach(cidr);
-  integer(gateway.metrics.port, 1, 65535);
+  metricsPort(gateway.metrics.port);
 }
 
 /** Each member's host files (as pushed) and cloud-init (as first-boot user_data), from the emitted host artifacts. */
