@@ -152,6 +152,16 @@ describe.skipIf(missingTools("/usr/bin/python3"))("the takeover program against 
     expect(JSON.parse(result.stdout)).toMatchObject({ result: "ok", attempts: 3 });
   });
 
+  it("an action that ends in error is not counted as a change: the next round makes it again", async () => {
+    api.failNextAction("assign_floating_ip");
+    const result = await member.takeover(["run", "--json"]);
+    expect(result.status, result.stderr).toBe(0);
+    endState();
+    expect(result.stderr).toMatch(new RegExp(`action \\d+ \\(/floating_ips/${FLOATING_IP_ID}/actions/assign\\) ended with error: Action failed`));
+    expect(api.count("POST", "/actions/assign")).toBe(2);
+    expect(JSON.parse(result.stdout)).toMatchObject({ result: "ok", attempts: 3, changes: 3 });
+  });
+
   it("a retry in the route lane never holds the floating IP lane", async () => {
     member.env.NATGW_BACKOFF_INITIAL_SECONDS = "0.2";
     member.env.NATGW_BACKOFF_MAX_SECONDS = "0.4";

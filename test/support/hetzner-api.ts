@@ -1,20 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { actionJson, errorJson, floatingIPJson, HA_NETWORK, networkJson, type ActionResource, type ActionState, type NetworkDescription, type Route } from "./hetzner-api-shapes.js";
 
-/**
- * A small stand-in for the Hetzner Cloud API, enough for natgw-ctl's takeover:
- * floating IP assignment and network routes kept in memory, Action objects that
- * run until polled, and the error answers Hetzner gives (`locked` while an action
- * runs on the resource, `conflict` while one runs on the network). Tests can make
- * it answer with an error a given number of times, stop answering after a
- * change, as if the caller had been killed, or be down for a while (`outage`).
- * The network lab serves it from its emulated cloud with actions that take real
- * time, and applies each change to the namespaces' routing when its action succeeds.
- */
-export interface Route {
-  destination: string;
-  gateway: string;
-}
+export type { NetworkDescription, Route } from "./hetzner-api-shapes.js";
 
 export interface RecordedRequest {
   readonly method: string;
@@ -37,19 +25,18 @@ export type Change =
   | { readonly command: "assign_floating_ip"; readonly floatingIP: number; readonly address: string; readonly server: number }
   | { readonly command: "add_route" | "delete_route"; readonly network: number; readonly destination: string; readonly gateway: string };
 
-interface Action {
-  readonly id: number;
-  readonly command: string;
-  readonly resource: string;
+interface Action extends Omit<ActionState, "finished"> {
   pollsUntilDone: number;
-  /** With actionSeconds: when the action succeeds, in milliseconds since the epoch. */
-  doneAt: number | null;
+  /** When it ends, in milliseconds since the epoch: set when posted with actionSeconds, else by the poll that ends it. */
+  endsAt: number | null;
 }
 
 export interface FakeHetznerOptions {
   readonly token: string;
   readonly floatingIPs: Record<number, { address: string; server: number | null }>;
   readonly networks: Record<number, Route[]>;
+  /** What every network shows besides its routes; unset: examples/ha.yaml's network. */
+  readonly network?: NetworkDescription;
   /** How many GET /actions/{id} answer `running` before `success`. */
   readonly pollsPerAction?: number;
   /** What the metadata service answers for `instance-id`; unset: 404. */
@@ -60,14 +47,26 @@ export interface FakeHetznerOptions {
   readonly onChange?: (change: Change) => void;
 }
 
-const ERROR_MESSAGES: Record<number, string> = { 401: "unauthorized", 404: "not found", 409: "conflict", 422: "invalid input", 423: "locked", 429: "rate limit exceeded", 500: "server error", 503: "service unavailable" };
-
+/**
+ * A small stand-in for the Hetzner Cloud API, enough for natgw-ctl's takeover:
+ * floating IP assignment and network routes kept in memory, Action objects that
+ * run until polled, and the error answers Hetzner gives (`locked` while an action
+ * runs on the resource, `conflict` while one runs on the network). Tests can make
+ * it answer with an error a given number of times, end actions in error, stop
+ * answering after a change, as if the caller had been killed, or be down for a
+ * while (`outage`). The network lab serves it from its emulated cloud with actions
+ * that take real time, and applies each change to the namespaces' routing when its
+ * action succeeds. Its answers are shaped in hetzner-api-shapes.ts.
+ */
 export class FakeHetznerApi {
   readonly requests: RecordedRequest[] = [];
   readonly floatingIPs = new Map<number, { address: string; server: number | null }>();
   readonly networks = new Map<number, Route[]>();
   private readonly actions = new Map<number, Action>();
   private readonly failures: Failure[] = [];
+  private readonly failingActions: { command: string; remaining: number }[] = [];
+  /** When the floating IPs and networks were created, for their `created`. */
+  private readonly created = Date.now();
   private readonly server: Server;
   private nextActionId = 1000;
   private hold: { command: string; reached: () => void } | null = null;
@@ -114,14 +113,23 @@ export class FakeHetznerApi {
     this.failures.push({ method, pathSuffix, status, code, remaining: times });
   }
 
+  /**
+   * The next `times` actions of `command` (e.g. "assign_floating_ip") change
+   * nothing and end in error, as Hetzner reports an action that failed after it
+   * was accepted: the POST answers 201, polling shows `error` with `action_failed`.
+   */
+  failNextAction(command: string, times = 1): void {
+    this.failingActions.push({ command, remaining: times });
+  }
+
   /** After applying the next `command` (e.g. "delete_route"), never answer again. */
   holdAfter(command: string): Promise<void> {
     return new Promise((resolve) => (this.hold = { command, reached: resolve }));
   }
 
-  /** Actions that have not succeeded yet. */
+  /** Actions still running. */
   get pendingActions(): number {
-    return [...this.actions.values()].filter((action) => !this.done(action)).length;
+    return [...this.actions.values()].filter((action) => this.finished(action) === null).length;
   }
 
   count(method: string, pathSuffix = ""): number {
@@ -146,7 +154,7 @@ export class FakeHetznerApi {
       try {
         body = text ? JSON.parse(text) : null;
       } catch {
-        return this.error(response, 422, "invalid_input");
+        return this.error(response, 400, "json_error");
       }
       this.requests.push({ method, path, body, time: Date.now() });
       // The metadata service (no token) and an echo of the caller's address, as a probe URL answers.
@@ -173,69 +181,72 @@ export class FakeHetznerApi {
     if (method === "GET" && (match = /^\/actions\/(\d+)$/.exec(path))) {
       const action = this.actions.get(Number(match[1]));
       if (!action) return this.error(response, 404, "not_found");
-      if (action.pollsUntilDone > 0) action.pollsUntilDone -= 1;
+      if (action.pollsUntilDone > 0 && --action.pollsUntilDone === 0) action.endsAt = Date.now();
       return this.send(response, 200, { action: this.actionJson(action) });
     }
     if (method === "GET" && (match = /^\/floating_ips\/(\d+)$/.exec(path))) {
       const id = Number(match[1]);
       const floatingIP = this.floatingIPs.get(id);
       if (!floatingIP) return this.error(response, 404, "not_found");
-      return this.send(response, 200, { floating_ip: { id, type: "ipv4", ip: floatingIP.address, server: floatingIP.server } });
+      return this.send(response, 200, { floating_ip: floatingIPJson(id, floatingIP, this.created) });
     }
     if (method === "GET" && (match = /^\/networks\/(\d+)$/.exec(path))) {
       const id = Number(match[1]);
       const routes = this.networks.get(id);
       if (!routes) return this.error(response, 404, "not_found");
-      return this.send(response, 200, { network: { id, routes } });
+      return this.send(response, 200, { network: networkJson(id, routes, this.options.network ?? HA_NETWORK, this.created) });
     }
     if (method === "POST" && (match = /^\/floating_ips\/(\d+)\/actions\/assign$/.exec(path))) {
       const id = Number(match[1]);
       const floatingIP = this.floatingIPs.get(id);
       if (!floatingIP) return this.error(response, 404, "not_found");
-      if (typeof body?.server !== "number") return this.error(response, 422, "invalid_input");
-      if (this.running(`floating_ip:${id}`)) return this.error(response, 423, "locked");
-      floatingIP.server = body.server;
-      return this.startAction(response, `floating_ip:${id}`, { command: "assign_floating_ip", floatingIP: id, address: floatingIP.address, server: body.server });
+      if (typeof body?.server !== "number") return this.error(response, 422, "invalid_input", ["server"]);
+      // An assign works on the floating IP and on the server: an action running on either locks it.
+      const resources: ActionResource[] = [{ id: body.server, type: "server" }, { id, type: "floating_ip" }];
+      if (resources.some((resource) => this.running(resource))) return this.error(response, 423, "locked");
+      const change: Change = { command: "assign_floating_ip", floatingIP: id, address: floatingIP.address, server: body.server };
+      const fails = this.takeActionFailure(change.command);
+      if (!fails) floatingIP.server = body.server;
+      return this.startAction(response, resources, change, fails);
     }
     if (method === "POST" && (match = /^\/networks\/(\d+)\/actions\/(add_route|delete_route)$/.exec(path))) {
       const [, id, command] = match as unknown as [string, string, "add_route" | "delete_route"];
       const routes = this.networks.get(Number(id));
       if (!routes) return this.error(response, 404, "not_found");
-      if (typeof body?.destination !== "string" || typeof body.gateway !== "string") return this.error(response, 422, "invalid_input");
-      if (this.running(`network:${id}`)) return this.error(response, 409, "conflict");
-      const index = routes.findIndex((route) => route.destination === body.destination);
-      if (command === "add_route") {
-        if (index >= 0) return this.error(response, 422, "invalid_input");
-        routes.push({ destination: body.destination, gateway: body.gateway });
-      } else {
-        if (index < 0 || routes[index]!.gateway !== body.gateway) return this.error(response, 422, "invalid_input");
-        routes.splice(index, 1);
-      }
-      return this.startAction(response, `network:${id}`, { command, network: Number(id), destination: body.destination, gateway: body.gateway });
+      const invalid = ["destination", "gateway"].filter((field) => typeof body?.[field] !== "string");
+      if (!body || invalid.length > 0) return this.error(response, 422, "invalid_input", invalid);
+      const resources: ActionResource[] = [{ id: Number(id), type: "network" }];
+      if (this.running(resources[0]!)) return this.error(response, 409, "conflict");
+      const change: Change = { command, network: Number(id), destination: body.destination as string, gateway: body.gateway as string };
+      const index = routes.findIndex((route) => route.destination === change.destination);
+      if (command === "add_route" ? index >= 0 : index < 0 || routes[index]!.gateway !== change.gateway) return this.error(response, 422, "invalid_input");
+      const fails = this.takeActionFailure(command);
+      if (!fails && command === "add_route") routes.push({ destination: change.destination, gateway: change.gateway });
+      else if (!fails) routes.splice(index, 1);
+      return this.startAction(response, resources, change, fails);
     }
     this.error(response, 404, "not_found");
   }
 
   /**
-   * The change shows in this API at once. The action reports `running` until
-   * polled pollsPerAction times, or for actionSeconds; onChange hears of the
-   * change when the action succeeds.
+   * The change shows in this API at once (unless the action is to fail). The
+   * action reports `running` until polled pollsPerAction times, or for
+   * actionSeconds; onChange hears of the change when the action succeeds.
    */
-  private startAction(response: ServerResponse, resource: string, change: Change): void {
+  private startAction(response: ServerResponse, resources: readonly ActionResource[], change: Change, fails: boolean): void {
     const seconds = this.options.actionSeconds;
-    const action: Action = {
-      id: this.nextActionId++,
-      command: change.command,
-      resource,
-      pollsUntilDone: seconds === undefined ? (this.options.pollsPerAction ?? 1) : 0,
-      doneAt: seconds === undefined ? null : Date.now() + seconds * 1000,
-    };
+    const now = Date.now();
+    const pollsUntilDone = seconds === undefined ? (this.options.pollsPerAction ?? 1) : 0;
+    const endsAt = seconds !== undefined ? now + seconds * 1000 : pollsUntilDone === 0 ? now : null;
+    const error = fails ? { code: "action_failed", message: "Action failed" } : null;
+    const action: Action = { id: this.nextActionId++, command: change.command, resources, started: now, pollsUntilDone, endsAt, error };
     this.actions.set(action.id, action);
-    // Hetzner finishes an action whether or not its caller is still there.
-    if (action.doneAt === null) this.options.onChange?.(change);
-    else setTimeout(() => this.options.onChange?.(change), seconds! * 1000);
+    // Hetzner finishes an action whether or not its caller is still there; a failed one changed nothing.
+    if (!fails && seconds === undefined) this.options.onChange?.(change);
+    else if (!fails) setTimeout(() => this.options.onChange?.(change), seconds! * 1000);
     if (this.hold?.command === change.command) {
       action.pollsUntilDone = 0;
+      action.endsAt = now;
       this.hold.reached();
       this.hold = null;
       return;
@@ -243,31 +254,29 @@ export class FakeHetznerApi {
     this.send(response, 201, { action: this.actionJson(action) });
   }
 
-  private running(resource: string): boolean {
-    return [...this.actions.values()].some((action) => action.resource === resource && !this.done(action));
+  /** Whether the next action of `command` is one failNextAction asked to fail. */
+  private takeActionFailure(command: string): boolean {
+    const failure = this.failingActions.find((candidate) => candidate.remaining > 0 && candidate.command === command);
+    if (failure) failure.remaining -= 1;
+    return failure !== undefined;
   }
 
-  private done(action: Action): boolean {
-    return action.doneAt === null ? action.pollsUntilDone === 0 : Date.now() >= action.doneAt;
+  private running(resource: ActionResource): boolean {
+    const busy = (action: Action) => action.resources.some((other) => other.type === resource.type && other.id === resource.id);
+    return [...this.actions.values()].some((action) => busy(action) && this.finished(action) === null);
+  }
+
+  /** When the action ended, or null while it runs. */
+  private finished(action: Action): number | null {
+    return action.endsAt !== null && Date.now() >= action.endsAt ? action.endsAt : null;
   }
 
   private actionJson(action: Action) {
-    const [type, id] = action.resource.split(":");
-    const done = this.done(action);
-    return {
-      id: action.id,
-      command: action.command,
-      status: done ? "success" : "running",
-      progress: done ? 100 : 0,
-      started: "2026-01-01T00:00:00+00:00",
-      finished: done ? "2026-01-01T00:00:01+00:00" : null,
-      resources: [{ id: Number(id), type }],
-      error: null,
-    };
+    return actionJson({ ...action, finished: this.finished(action) });
   }
 
-  private error(response: ServerResponse, status: number, code: string): void {
-    this.send(response, status, { error: { code, message: ERROR_MESSAGES[status] ?? code, details: {} } });
+  private error(response: ServerResponse, status: number, code: string, fields: readonly string[] = []): void {
+    this.send(response, status, errorJson(code, fields));
   }
 
   private send(response: ServerResponse, status: number, body: unknown): void {

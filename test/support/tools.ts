@@ -16,6 +16,15 @@ export function missingTools(...commands: string[]): string | undefined {
   return `needs ${missing.join(", ")} (installed by .ci/run)`;
 }
 
+/** As missingTools, for a Python module of Debian's python3 and the package that brings it. */
+export function missingPythonModule(module: string, debianPackage: string): string | undefined {
+  const missing = missingTools("/usr/bin/python3");
+  if (missing) return missing;
+  if (spawnSync("/usr/bin/python3", ["-c", `import ${module}`]).status === 0) return undefined;
+  if (process.env.CI === "true") throw new Error(`CI lacks ${debianPackage}: .ci/run must install it`);
+  return `needs ${debianPackage} (installed by .ci/run)`;
+}
+
 export function isRoot(): boolean {
   return typeof process.getuid === "function" && process.getuid() === 0;
 }
@@ -33,16 +42,18 @@ export function run(command: string, args: readonly string[], input?: string): R
 
 /**
  * Runs a command without blocking, for programs that talk to a fake server in
- * this process; `onStart` hears the child's pid. Resolves when it has exited.
+ * this process; `onStart` hears the child's pid, `input` goes to its stdin.
+ * Resolves when it has exited.
  */
 export function runAsync(
   command: string,
   args: readonly string[],
-  options: { env: NodeJS.ProcessEnv; detached?: boolean },
+  options: { env: NodeJS.ProcessEnv; detached?: boolean; input?: string },
   onStart?: (pid: number) => void,
 ): Promise<RunResult> {
   return new Promise((resolve) => {
     const child = spawn(command, args, { env: options.env, detached: options.detached ?? false });
+    if (options.input !== undefined) child.stdin.end(options.input);
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));

@@ -60,6 +60,7 @@ const api = FakeHetznerApi.create({
   token: config.token,
   floatingIPs: config.floatingIPs,
   networks: config.networks,
+  network: { ...config.network, servers: config.servers.map((server) => server.id) },
   actionSeconds: config.actionSeconds,
   onChange: apply,
 });
