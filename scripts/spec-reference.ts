@@ -49,11 +49,11 @@ interface Row {
 }
 
 /**
- * Patterns the schema uses, said in words. A pattern missing here is shown as the
- * regular expression itself: correct, but add its words here when you add it.
+ * Patterns the schema writes in place, said in words. A pattern of a $def (DNS label,
+ * IPv4 CIDR) is named by the $def's title instead. A pattern missing here is shown as
+ * the regular expression itself: correct, but add its words here when you add it.
  */
 const PATTERN_WORDS: Readonly<Record<string, string>> = {
-  "^[a-z]([-a-z0-9]*[a-z0-9])?$": "DNS label",
   "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$": "lowercase letters, digits and `-`",
   "^[a-z][a-z0-9]*$": "lowercase letters and digits",
   "^[A-Za-z0-9]([-A-Za-z0-9_.@]*[A-Za-z0-9])?$": "letters, digits, `-`, `_`, `.` and `@`",
@@ -132,7 +132,7 @@ function typeText(root: Schema, { schema, named }: Resolved): string {
   if (schema.enum) return enumText(schema.enum);
   switch (schema.type) {
     case "string":
-      return named ?? stringText(schema);
+      return stringText(schema, named);
     case "integer":
     case "number":
       return [schema.type, rangeText(schema.minimum, schema.maximum, "")].filter(Boolean).join(" ");
@@ -155,8 +155,11 @@ function enumText(values: readonly unknown[]): string {
   return `one of ${values.map((value) => code(flowYaml(value))).join(", ")}`;
 }
 
-function stringText(schema: Schema): string {
-  const words = schema.pattern === undefined ? "string" : (PATTERN_WORDS[schema.pattern] ?? `string matching ${code(schema.pattern)}`);
+/** A string's words: the title of the $def it refers to (DNS label, IPv4 CIDR), else its pattern's words; then its length. */
+function stringText(schema: Schema, named: string | undefined): string {
+  const words =
+    named ??
+    (schema.pattern === undefined ? "string" : (PATTERN_WORDS[schema.pattern] ?? `string matching ${code(schema.pattern)}`));
   // A pattern that needs at least one character already says minLength 1.
   const minimum = schema.minLength !== undefined && schema.minLength > 1 ? schema.minLength : undefined;
   const length = rangeText(minimum, schema.maxLength, " chars");

@@ -14,11 +14,13 @@ const outputPath = new URL("../src/spec/types.generated.ts", import.meta.url);
 function forTypeNames(node: unknown, defName?: string): unknown {
   if (Array.isArray(node)) return node.map((item) => forTypeNames(item));
   if (node === null || typeof node !== "object") return node;
+  // A $ref's siblings describe or narrow the value (a description, a smaller maxLength than
+  // $defs/DnsLabel's) without changing its type; kept, they would make a numbered alias
+  // (DnsLabel1) of the $def. The $def's own doc is enough.
+  if ("$ref" in node) return { $ref: (node as { $ref: unknown }).$ref };
   const result: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(node)) {
     if (key === "title" || key === "examples") continue;
-    // A described $ref would become a numbered alias (IPv4CIDR1); the $def's own doc is enough.
-    if (key === "description" && "$ref" in node) continue;
     if (key === "$defs") {
       result.$defs = Object.fromEntries(
         Object.entries(value as Record<string, unknown>).map(([name, def]) => [name, forTypeNames(def, name)]),

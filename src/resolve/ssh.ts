@@ -11,7 +11,8 @@ import { schemaAt } from "../spec/schema.js";
 export type HostKind = "ipv4" | "ipv6" | "name";
 
 const LABEL = /^[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?$/;
-const MAX_HOST_NAME_LENGTH = 253;
+/** RFC 1123's 253 characters of a host name, as the schema states them for `bastion.host`. */
+const MAX_HOST_NAME_LENGTH = schemaAt("Bastion", "host").maxLength!;
 
 /**
  * An IPv4 or IPv6 literal, or a host name by RFC 1123 (2.1): labels of letters,

@@ -16,6 +16,8 @@ export interface SchemaNode {
   readonly required?: readonly string[];
   readonly minimum?: number;
   readonly maximum?: number;
+  readonly minLength?: number;
+  readonly maxLength?: number;
   readonly pattern?: string;
   readonly [keyword: string]: unknown;
 }
@@ -44,13 +46,17 @@ export function dereference(node: SchemaNode): SchemaNode {
   return current;
 }
 
-/** The schema node of a property path below a $def, e.g. ("Security", "blockSMTP25"). */
+/**
+ * The schema node of a path below a $def, e.g. ("Security", "blockSMTP25"), with every
+ * $ref followed. A path may also step into a list's items by index, as a document's
+ * JSON pointer does ("EgressNATPolicy", "spec", "sources", "0", "cidr").
+ */
 export function schemaAt(defName: string, ...path: string[]): SchemaNode {
   let node = schema.$defs[defName];
   if (!node) throw new Error(`schema has no $defs/${defName}`);
   node = dereference(node);
   for (const key of path) {
-    const next = node.properties?.[key];
+    const next = node.properties?.[key] ?? (/^\d+$/.test(key) ? node.items : undefined);
     if (!next) throw new Error(`schema has no property ${key} under $defs/${defName}`);
     node = dereference(next);
   }

@@ -15,6 +15,10 @@ export type SpecDocument = {
  */
 export type ApiVersion = "natgw.dev/v1alpha1";
 /**
+ * A DNS label as RFC 1035 writes host names: 1 to 63 lowercase letters, digits and `-`, beginning with a letter and ending with a letter or digit.
+ */
+export type DnsLabel = string;
+/**
  * The ID of a Hetzner Cloud resource: a positive integer of at most 2^53-1 (9007199254740991), the largest that JSON readers such as JavaScript hold exactly. Hetzner Cloud IDs use at most 52 bits (announced in the API changelog for September 2023), so every real ID fits; a larger number is a typo, and would reach Terraform as a different ID.
  */
 export type HetznerID = number;
@@ -43,10 +47,7 @@ export interface NatGateway {
  * The gateway's name and labels.
  */
 export interface GatewayMetadata {
-  /**
-   * A DNS label that prefixes every Hetzner resource and host name of this gateway (`<name>-1`, `<name>-2`). At most 50 characters, so that member host names stay within the 63 characters of a DNS label.
-   */
-  name: string;
+  name: DnsLabel;
   labels?: Labels;
 }
 /**
@@ -213,10 +214,7 @@ export interface Bastion {
  * A floating IPv4 the gateway SNATs to.
  */
 export interface EgressIP {
-  /**
-   * A DNS label naming this egress IP; EgressNATPolicies refer to it by this name.
-   */
-  name: string;
+  name: DnsLabel;
   floatingIPId?: HetznerID;
   /**
    * Protect the floating IP natgw creates: Hetzner refuses to delete it, and Terraform refuses to destroy it (`prevent_destroy`). On by default because partners allowlist the address, and a deleted floating IP goes back to Hetzner's pool: a rename or `terraform destroy` would lose it, and a new one has another address. Set false only for a throwaway gateway. Not for an existing floating IP (`floatingIPId`), whose protection is set in Hetzner.
@@ -262,10 +260,7 @@ export interface Metrics {
  * The policy's name and labels.
  */
 export interface PolicyMetadata {
-  /**
-   * A DNS label naming the policy; it names the policy's sets and counters on the hosts.
-   */
-  name: string;
+  name: DnsLabel;
   labels?: Labels;
 }
 /**
@@ -304,15 +299,9 @@ export interface EgressNATPolicySpec {
    * The NatGateway this policy applies to.
    */
   gatewayRef: {
-    /**
-     * `metadata.name` of a NatGateway in the same spec.
-     */
-    name: string;
+    name: DnsLabel;
   };
-  /**
-   * The `name` of one of the gateway's `egressIPs`. Default: the gateway's first egress IP.
-   */
-  egressIP?: string;
+  egressIP?: DnsLabel;
 }
 /**
  * An IPv4 network.

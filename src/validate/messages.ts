@@ -6,7 +6,7 @@ import { describeType, oneOf, quote } from "../diagnostics/quote.js";
 import { closest } from "../diagnostics/suggest.js";
 import { childPointer, locate, unescapePointerToken, type SourceDocument } from "../load/document.js";
 import { HOST_KEY_TYPES, hostKeyMistake, meantHost } from "../resolve/ssh.js";
-import { dereference, type SchemaNode } from "../spec/schema.js";
+import { dereference, schemaAt, type SchemaNode } from "../spec/schema.js";
 
 /** One ajv error -> one diagnostic that says which field, what was expected and what was found. */
 export function explainSchemaError(document: SourceDocument, error: ErrorObject): Diagnostic {
@@ -129,11 +129,15 @@ function stringError(error: ErrorObject, document: SourceDocument, field: string
     const mistake = hostKeyMistake(value);
     return diagnose("badHostKey", { found: quote(value), types: oneOf(HOST_KEY_TYPES), ...(mistake ? { mistake } : {}) }, at);
   }
-  const rule = stringRule(parentSchema);
-  const suggestion = parentSchema.pattern?.startsWith("^[a-z]")
-    ? asDnsLabel(value, parentSchema.maxLength)
-    : parentSchema.pattern?.startsWith("^[a-z_]")
-      ? asUnixUser(value, parentSchema)
+  // The message states the field's whole rule. Through a `$ref` (DnsLabel), ajv's parentSchema
+  // holds only the failing keyword's side: the $def for `pattern`, the property for its own
+  // `maxLength`. The property's node with its $ref followed holds both.
+  const node = schemaAt(document.kind, ...pointer.slice(1).split("/").map(unescapePointerToken));
+  const rule = stringRule(node);
+  const suggestion = node.pattern?.startsWith("^[a-z]")
+    ? asDnsLabel(value, node.maxLength)
+    : node.pattern?.startsWith("^[a-z_]")
+      ? asUnixUser(value, node)
       : undefined;
   return diagnose(
     "badName",
@@ -158,8 +162,7 @@ function stringRule(node: SchemaNode): string {
 }
 
 /** "Prod_Egress\n}" -> "prod-egress": what the user most likely meant. */
-function asDnsLabel(value: string, maxLength: unknown): string | undefined {
-  const limit = typeof maxLength === "number" ? maxLength : 63;
+function asDnsLabel(value: string, limit = Infinity): string | undefined {
   let label = value
     .toLowerCase()
     .replace(/[^a-z0-9-]+/g, "-")
@@ -177,7 +180,7 @@ function asDnsLabel(value: string, maxLength: unknown): string | undefined {
 /** "Admin" -> "admin": user names on Linux are lowercase by convention and by useradd's default rule. */
 function asUnixUser(value: string, node: SchemaNode): string | undefined {
   const lowered = value.trim().toLowerCase();
-  const fits = new RegExp(node.pattern!, "u").test(lowered) && lowered.length <= Number(node.maxLength ?? Infinity);
+  const fits = new RegExp(node.pattern!, "u").test(lowered) && lowered.length <= (node.maxLength ?? Infinity);
   return fits ? lowered : undefined;
 }
 

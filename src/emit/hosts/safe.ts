@@ -25,20 +25,21 @@ export function cidr(value: string): string {
   return parsed.cidr.text;
 }
 
-/** The schema's DNS label (policy names), and the 63 characters a DNS label has at most. */
-const DNS_LABEL = new RegExp(schemaAt("PolicyMetadata", "name").pattern!);
-const DNS_LABEL_LENGTH = 63;
-const NETWORK_NAME = new RegExp(schemaAt("Network", "name").pattern!);
+/** The schema's DNS label: its pattern, and the 63 characters a DNS label has at most. */
+const DNS_LABEL = schema.$defs.DnsLabel!;
+const DNS_LABEL_PATTERN = new RegExp(DNS_LABEL.pattern!);
+const NETWORK_NAME = schemaAt("Network", "name");
+const NETWORK_NAME_PATTERN = new RegExp(NETWORK_NAME.pattern!);
 
 /** Names of gateways, members, egress IPs and policies: DNS labels. */
 export function label(value: string): string {
-  if (!DNS_LABEL.test(value) || value.length > DNS_LABEL_LENGTH) unsafe("name", value);
+  if (!DNS_LABEL_PATTERN.test(value) || value.length > DNS_LABEL.maxLength!) unsafe("name", value);
   return value;
 }
 
 /** Hetzner network names as the schema allows them: they may start with a digit. */
 export function networkName(value: string): string {
-  if (!NETWORK_NAME.test(value) || value.length > DNS_LABEL_LENGTH) unsafe("network name", value);
+  if (!NETWORK_NAME_PATTERN.test(value) || value.length > NETWORK_NAME.maxLength!) unsafe("network name", value);
   return value;
 }
 
