@@ -148,13 +148,14 @@ function stringError(error: ErrorObject, document: SourceDocument, field: string
 
 function stringRule(node: SchemaNode): string {
   const length = `${node.minLength ?? 1} to ${node.maxLength} characters`;
+  // The narrower pattern first: a server type's also begins as a DNS label's does.
+  if (node.pattern?.startsWith("^[a-z][a-z0-9]")) return `${length} of lowercase letters and digits`;
   if (node.pattern?.startsWith("^[a-z]")) {
     return `a DNS label of ${length}: lowercase letters, digits and \`-\`, beginning with a letter and ending with a letter or digit`;
   }
   if (node.pattern?.startsWith("^[a-z0-9]")) {
     return `${length} of lowercase letters, digits and \`-\`, beginning and ending with a letter or digit`;
   }
-  if (node.pattern?.startsWith("^[a-z][a-z0-9]")) return `${length} of lowercase letters and digits`;
   if (node.pattern?.startsWith("^[a-z_]")) {
     return `a Unix user name of ${length}: lowercase letters, digits, \`_\` and \`-\`, beginning with a letter or \`_\``;
   }
