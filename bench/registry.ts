@@ -1,6 +1,7 @@
 import type { Section } from "./section.js";
 import { buildSection } from "./sections/build.js";
 import { cliSection } from "./sections/cli.js";
+import { connectionsSection } from "./sections/connections.js";
 import { datapathSection } from "./sections/datapath.js";
 import { failoverSection } from "./sections/failover.js";
 import { rulesetSection } from "./sections/ruleset.js";
@@ -8,7 +9,7 @@ import { scalingSection } from "./sections/scaling.js";
 
 /**
  * Every section of `npm run bench`, in the order they run and print. A section is
- * a module in bench/sections/ exporting a Section; datapath and failover run in
- * the network lab (test/lab/).
+ * a module in bench/sections/ exporting a Section; datapath, connections and
+ * failover run in the network lab (test/lab/).
  */
-export const SECTIONS: readonly Section[] = [buildSection, cliSection, scalingSection, rulesetSection, datapathSection, failoverSection];
+export const SECTIONS: readonly Section[] = [buildSection, cliSection, scalingSection, rulesetSection, datapathSection, connectionsSection, failoverSection];

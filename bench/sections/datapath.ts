@@ -1,9 +1,9 @@
-import type { Host, Lab, Member } from "../../test/lab/lab.js";
+import type { Host } from "../../test/lab/lab.js";
 import { BenchError, median } from "../measure.js";
 import type { BenchContext, Section } from "../section.js";
 import { policiesSpec, portBlocksSpec } from "../specs.js";
 import { formatCount, type Table } from "../table.js";
-import { deployedLab, labUnavailable } from "./lab.js";
+import { deployedLab, forwardingOnly, labUnavailable, MINIMAL_NAT, minimalNat, NO_RULESET, single, withoutNatgwRuleset } from "./lab.js";
 
 /**
  * The worker sends to a partner endpoint that policy-1 matches (partner-1's
@@ -13,19 +13,6 @@ import { deployedLab, labUnavailable } from "./lab.js";
 const WORKER = "10.0.16.10";
 const ENDPOINT = "198.18.0.1";
 const SECONDS_PER_RUN = 5;
-const NO_RULESET = "forwarding, no ruleset";
-const MINIMAL_NAT = "conntrack + one SNAT rule, no natgw ruleset";
-
-/**
- * The generated specs in Single mode: the data path is the same as through an HA
- * pair's active member, and the baseline can stop the ruleset without keepalived
- * handing the gateway to the other member meanwhile.
- */
-function single(spec: string): string {
-  const gateway = "kind: NatGateway\nmetadata:";
-  if (!spec.includes(gateway)) throw new BenchError("the generated spec has no NatGateway");
-  return spec.replace(/^spec:\n/m, "spec:\n  highAvailability: { enabled: false }\n");
-}
 
 interface Configuration {
   readonly label: string;
@@ -60,8 +47,8 @@ export const datapathSection: Section = {
           context.progress(`${configuration.label}: run ${run} of ${context.runs}`);
           full.push(iperf(worker));
           if (!baseline) continue;
-          none.push(withoutNatgwRuleset(lab, forwardingOnly(lab), () => iperf(worker)));
-          minimal.push(withoutNatgwRuleset(lab, minimalNat(lab), () => iperf(worker)));
+          none.push(await withoutNatgwRuleset(lab, forwardingOnly(lab, `${WORKER}/32`), () => iperf(worker)));
+          minimal.push(await withoutNatgwRuleset(lab, minimalNat(lab), () => iperf(worker)));
         }
         rows.push({ label: configuration.label, runs: full });
         if (baseline) rows.push({ label: NO_RULESET, runs: none }, { label: MINIMAL_NAT, runs: minimal });
@@ -83,52 +70,6 @@ function iperf(worker: Host): number {
   const json = JSON.parse(result.stdout) as { error?: string; end: { sum_received?: { bits_per_second: number } } };
   if (!json.end.sum_received) throw new BenchError(`iperf3 measured nothing: ${json.error ?? "no error given"}`);
   return json.end.sum_received.bits_per_second;
-}
-
-/**
- * Runs `measure` without any of natgw's tables, then `prepare` in their place:
- * forwarding alone, or the least a NAT gateway needs. A member stays closed
- * without its ruleset (the watchdog turns forwarding off, the baseline table
- * forwards only what the ruleset marked), so the watchdog stops and the
- * baseline goes too, for the measurement only. Everything starts again after.
- */
-function withoutNatgwRuleset<T>(lab: Lab, prepare: (member: Member) => () => void, measure: () => T): T {
-  const member = lab.members[0]!;
-  member.must(["systemctl", "stop", "natgw-watchdog.service", "natgw-ruleset.service"]);
-  member.must(["nft", "delete", "table", "inet", "natgw_baseline"]);
-  const undo = prepare(member);
-  try {
-    return measure();
-  } finally {
-    undo();
-    member.must(["nft", "-f", "/etc/natgw/baseline.nft"]);
-    member.must(["systemctl", "start", "natgw-ruleset.service", "natgw-forwarding.service", "natgw-watchdog.service"]);
-  }
-}
-
-/** Forwarding and nothing else; the cloud routes the worker's own address back, since nothing translates it. */
-function forwardingOnly(lab: Lab) {
-  return (member: Member) => {
-    member.must(["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
-    lab.cloud.must(["ip", "route", "add", `${WORKER}/32`, "via", member.publicIp]);
-    return () => {
-      lab.cloud.must(["ip", "route", "del", `${WORKER}/32`]);
-      member.must(["sysctl", "-qw", "net.ipv4.ip_forward=0"]);
-    };
-  };
-}
-
-/** Connection tracking and one SNAT rule to the first floating IP: the cost of any stateful NAT. */
-function minimalNat(lab: Lab) {
-  return (member: Member) => {
-    const table = `table ip minimal_nat {\n\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n\t\toifname "eth0" snat to ${lab.floatingIPs[0]!.address}\n\t}\n}\n`;
-    member.must(["nft", "-f", "-"], { input: table });
-    member.must(["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
-    return () => {
-      member.must(["sysctl", "-qw", "net.ipv4.ip_forward=0"]);
-      member.must(["nft", "delete", "table", "ip", "minimal_nat"]);
-    };
-  };
 }
 
 function report(rows: readonly Throughput[], context: BenchContext) {

@@ -146,6 +146,8 @@ const labs = new Set<Lab>();
 export class Lab {
   readonly members: Member[] = [];
   readonly workers = new Map<string, Host>();
+  /** Each worker's address and the cloud's end of its private link. */
+  private readonly workerLinks = new Map<string, { address: string; cloudLink: string }>();
   readonly floatingIPs: { name: string; id: number; address: string }[] = [];
   private readonly namespaces: string[] = [];
   private readonly children: ChildProcess[] = [];
@@ -268,6 +270,7 @@ export class Lab {
     Object.entries(options.workers).forEach(([name, address], index) => {
       const worker = this.addNamespace(name);
       attachPrivate(worker, `pw${index + 1}`, address, macOf("86:00:00", 0x80 + index));
+      this.workerLinks.set(name, { address, cloudLink: `pw${index + 1}` });
       // A worker's default route is the network's router, as natgw's nodes/ files configure it.
       worker.must(["ip", "route", "add", "default", "via", network.routerIp]);
       this.workers.set(name, worker);
@@ -312,6 +315,28 @@ export class Lab {
     await this.startProgram(internet, "echo", [internetAddresses.join(","), INTERNET.tcpPorts.join(","), INTERNET.udpPorts.join(",")]);
     this.token = token;
     this.networkId = networkId;
+  }
+
+  /**
+   * Every address of `range` (a CIDR) on the worker's NIC too, and the range routed
+   * to it by the cloud, as a server that carries a range of its own (a node's pods)
+   * gets a route of the network: many sources from one namespace, for flows that
+   * must not share one source's ports. The route goes via the worker's own address,
+   * so the cloud holds one neighbour entry, not one per address: the kernel's
+   * neighbour table is shared by every namespace and holds 1,024 entries
+   * (gc_thresh3), which a /22 alone would fill.
+   */
+  addWorkerRange(name: string, range: string): void {
+    const link = this.workerLinks.get(name);
+    if (!link) throw new Error(`no worker ${name} in this lab`);
+    const match = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\/(\d+)$/.exec(range);
+    const prefixLength = Number(match?.[5]);
+    if (!match || prefixLength < 16 || prefixLength > 32) throw new Error(`a worker's range is a CIDR from /16 to /32, not ${range}`);
+    const first = match.slice(1, 5).reduce((value, octet) => value * 256 + Number(octet), 0);
+    const addresses = Array.from({ length: 2 ** (32 - prefixLength) }, (_, offset) => [24, 16, 8, 0].map((shift) => ((first + offset) >>> shift) & 255).join("."));
+    const added = addresses.filter((address) => address !== link.address).map((address) => `address add ${address}/32 dev enp7s0\n`);
+    this.worker(name).must(["ip", "-batch", "-"], { input: added.join("") });
+    this.cloudHost.must(["ip", "route", "add", range, "via", link.address, "dev", link.cloudLink, "table", String(CLOUD.routeTable)]);
   }
 
   /** Cuts the member's private link at the cloud's end: the member's NIC loses its carrier. */
@@ -497,7 +522,7 @@ export class Lab {
     const bin = this.programs;
     const programs = join(ROOT, "test/lab/programs");
     buildSync({
-      entryPoints: ["systemctl", "cloud", "echo", "prober", "flows"].map((name) => join(programs, `${name}.ts`)),
+      entryPoints: ["systemctl", "cloud", "echo", "prober", "flows", "connections"].map((name) => join(programs, `${name}.ts`)),
       outdir: bin,
       outExtension: { ".js": ".mjs" },
       bundle: true,

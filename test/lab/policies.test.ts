@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { INTERNET, Lab, labSkipReason } from "./lab.js";
 import { stopAndCheck } from "./suite.js";
-import { tcpEcho, udpEcho } from "./traffic.js";
+import { connectionLoop, tcpEcho, udpEcho } from "./traffic.js";
 
 /**
  * The egress IP a flow leaves from, on the HA examples: EgressNATPolicy matches
@@ -53,6 +53,36 @@ describe.skipIf(skip)("lab: examples/ports.yaml", () => {
       expect(seen!.port).toBeGreaterThanOrEqual(1024 + 5 * 1024);
       expect(seen!.port).toBeLessThanOrEqual(1024 + 6 * 1024 - 1);
     }
+  });
+
+  // programs/connections.ts, which the connections benchmark runs: what it counts.
+  it("new connections in a loop leave from the worker's block; refused and unanswered ones count as failures, never as connections", async () => {
+    const loop = (port: number) =>
+      connectionLoop(lab, lab.worker("fifth"), { destinations: [INTERNET.echo], port, parallel: 2, countFrom: Date.now() + 500, milliseconds: 1000, timeoutMs: 300 });
+    // Nothing listens on 8080 (the internet refuses); TCP 25 is dropped by blockSMTP25 (no answer).
+    const [answered, refused, unanswered] = await Promise.all([loop(INTERNET.streamPort), loop(8080), loop(25)]);
+    expect(answered.connections).toBeGreaterThan(0);
+    expect(answered.failures).toBe(0);
+    expect(Object.keys(answered.seen)).toEqual(["192.0.2.10"]);
+    expect(answered.ports[0]).toBeGreaterThanOrEqual(1024 + 5 * 1024);
+    expect(answered.ports[1]).toBeLessThanOrEqual(1024 + 6 * 1024 - 1);
+    for (const [count, reason] of [[refused, "ECONNREFUSED"], [unanswered, "timeout"]] as const) {
+      expect(count.connections).toBe(0);
+      expect(count.failures).toBeGreaterThan(0);
+      expect(count.reasons).toEqual({ [reason]: count.failures });
+    }
+  });
+
+  it("a worker given a range connects from each of its addresses in turn, each from its own block", async () => {
+    // Sources 8 to 15 of the /26: blocks 1024 + 8 * 1024 to 1024 + 16 * 1024 - 1.
+    lab.addWorkerRange("fifth", "10.30.8.8/29");
+    const count = await connectionLoop(lab, lab.worker("fifth"), { destinations: [INTERNET.echo], port: INTERNET.streamPort, sources: "10.30.8.8/29", parallel: 2, countFrom: Date.now() + 500, milliseconds: 1000, timeoutMs: 300 });
+    expect(count.failures).toBe(0);
+    expect(Object.keys(count.seen)).toEqual(["192.0.2.10"]);
+    expect(count.ports[0]).toBeGreaterThanOrEqual(1024 + 8 * 1024);
+    expect(count.ports[0]).toBeLessThan(1024 + 9 * 1024);
+    expect(count.ports[1]).toBeGreaterThanOrEqual(1024 + 15 * 1024);
+    expect(count.ports[1]).toBeLessThan(1024 + 16 * 1024);
   });
 
   it("a source whose block does not fit on the first egress IP spills to the next, with the first block there", () => {

@@ -187,3 +187,46 @@ export function failoverTable(failovers: readonly Failover[], actionSeconds: num
     ...rows,
   ].join("\n");
 }
+
+/** What programs/connections.ts counted in its window. */
+export interface ConnectionCount {
+  readonly connections: number;
+  readonly failures: number;
+  /** Failures by error code ("ECONNREFUSED", "timeout", …). */
+  readonly reasons: Readonly<Record<string, number>>;
+  /** Connections by the address the internet saw them from. */
+  readonly seen: Readonly<Record<string, number>>;
+  /** The lowest and highest source port the internet saw; empty without a connection. */
+  readonly ports: readonly number[];
+  readonly milliseconds: number;
+  /** When the loops began, in milliseconds since the epoch. */
+  readonly started: number;
+  /** CPU time the worker's process took during the window, its packets' way through the lab included. */
+  readonly cpuMicroseconds: number;
+}
+
+export interface ConnectionLoop {
+  readonly destinations: readonly string[];
+  readonly port: number;
+  /** A CIDR of the worker's own addresses to connect from in turn; the kernel's choice when absent. */
+  readonly sources?: string;
+  readonly parallel: number;
+  /** When counting starts (milliseconds since the epoch) and how long it lasts. */
+  readonly countFrom: number;
+  readonly milliseconds: number;
+  readonly timeoutMs: number;
+}
+
+/**
+ * New TCP connections in a loop from a worker (programs/connections.ts): each
+ * connected, answered by the echo service's stream port and closed; resolves with
+ * the count once the window has passed.
+ */
+export async function connectionLoop(lab: Lab, worker: Host, loop: ConnectionLoop): Promise<ConnectionCount> {
+  const args = [loop.destinations.join(","), loop.port, loop.sources ?? "-", loop.parallel, loop.countFrom, loop.milliseconds, loop.timeoutMs].map(String);
+  const { child, lines } = await lab.startProgram(worker, "connections", args);
+  return new Promise((resolve, reject) => {
+    lines.once("line", (line) => resolve(JSON.parse(line) as ConnectionCount));
+    child.once("exit", (code) => reject(new Error(`connections on ${worker.name} exited with ${code} before its count`)));
+  });
+}
