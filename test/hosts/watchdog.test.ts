@@ -60,7 +60,7 @@ describe.skipIf(namespaceMissing)("the watchdog in a network namespace", () => {
   const forwarding = () => namespace.exec("sysctl", ["-n", "net.ipv4.ip_forward"]).stdout.trim();
   const tables = () => namespace.exec("nft", ["list", "tables"]).stdout.split("\n").filter(Boolean).sort();
   const systemctlCalls = () => readFileSync(calls, "utf8").split("\n").filter(Boolean);
-  const looks = () => readFileSync(nftCalls, "utf8").split("\n").filter((line) => line === "list tables").length;
+  const looks = () => readFileSync(nftCalls, "utf8").split("\n").filter((line) => line === "list chains").length;
 
   function must(result: { status: number | null; stderr: string }): void {
     expect(result.stderr).toBe("");
