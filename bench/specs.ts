@@ -1,3 +1,5 @@
+import { SNAT_PORTS } from "../src/resolve/hetzner.js";
+
 /**
  * Spec generators for the benchmarks: valid specs that grow along one axis at a
  * time (gateways, policies, port-block sources), written as the YAML a user
@@ -29,7 +31,7 @@ export const MAX_POLICIES = PARTNERS * DESTINATIONS_PER_PARTNER;
 
 /** The smallest power-of-two block Hetzner's port range tiles: 64,512 / 8 = 8,064 sources per egress IP. */
 export const PORTS_PER_SOURCE = 8;
-const SOURCES_PER_EGRESS_IP = Math.floor(64512 / PORTS_PER_SOURCE);
+const SOURCES_PER_EGRESS_IP = Math.floor(SNAT_PORTS / PORTS_PER_SOURCE);
 
 export interface GatewayOptions {
   readonly name: string;
