@@ -11,6 +11,7 @@ import { buildSync } from "esbuild";
 import { parse } from "yaml";
 import { isRoot, missingTools } from "../support/tools.js";
 import { Host, Member, type MemberConfig, type RunResult } from "./hosts.js";
+import { CpuLoad } from "./load.js";
 import type { CloudConfig, CloudState } from "./programs/cloud-config.js";
 import { NAME_PREFIX, listedNamespaces, namespacePids, readComm, removeAbandonedLabs, removeNamespace, running, tryKill, waitFor } from "./processes.js";
 
@@ -312,6 +313,13 @@ export class Lab {
     await this.startProgram(internet, "echo", [internetAddresses.join(","), INTERNET.tcpPorts.join(","), INTERNET.udpPorts.join(",")]);
     this.token = token;
     this.networkId = networkId;
+  }
+
+  /** Every CPU kept busy (load.ts) until the load is stopped, or the lab stops and kills it with the rest. */
+  saturateCpus(): Promise<CpuLoad> {
+    const load = CpuLoad.start();
+    this.children.push(...load.processes);
+    return load.started();
   }
 
   /** Cuts the member's private link at the cloud's end: the member's NIC loses its carrier. */
