@@ -118,8 +118,12 @@ function keepalivedValues(context: MemberContext) {
       rise: HEALTH_RISE,
     },
     // keepalived takes one notify_master script: record the state first (quick),
-    // then run the takeover (seconds, with retries against the API).
-    notifyMaster: `${nice} ${BINARIES.shell} -c '${ctl} notify MASTER; exec ${ctl} takeover'`,
+    // then run the takeover (seconds, with retries against the API). The state
+    // comes first because the takeover goes on only while `natgw-ctl role` says
+    // MASTER. The takeover program is run itself, not through `natgw-ctl
+    // takeover` (which only execs it): that would add a bash and a jq over
+    // config.json between the failure and the first API request.
+    notifyMaster: `${nice} ${BINARIES.shell} -c '${ctl} notify MASTER; exec ${HOST_PATHS.takeover} run'`,
     notifyBackup: `${ctl} notify BACKUP`,
     notifyFault: `${ctl} notify FAULT`,
     notifyStop: `${ctl} notify STOP`,
