@@ -88,9 +88,9 @@ describe("keepalived.conf", () => {
         expect(directives(conf)).not.toContain("authentication");
       });
 
-      it(`${context.member.name}: health check and every state change call natgw-ctl`, () => {
-        expect(conf).toContain(`\n  script "${CTL} health"\n  interval 1\n  timeout 1\n  fall 2\n  rise 2\n`);
-        expect(conf).toContain(`\n  notify_master "/bin/sh -c '${CTL} notify MASTER; exec ${CTL} takeover'"\n`);
+      it(`${context.member.name}: health check and every state change call natgw-ctl; the check may take three intervals before it counts as failed`, () => {
+        expect(conf).toContain(`\n  script "/usr/bin/nice -n -10 ${CTL} health"\n  interval 1\n  timeout 3\n  fall 2\n  rise 2\n`);
+        expect(conf).toContain(`\n  notify_master "/usr/bin/nice -n -10 /bin/sh -c '${CTL} notify MASTER; exec /usr/local/lib/natgw/takeover run'"\n`);
         for (const state of ["BACKUP", "FAULT", "STOP"]) {
           expect(conf).toContain(`\n  notify_${state.toLowerCase()} "${CTL} notify ${state}"\n`);
         }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { INTERNET, Lab, labSkipReason, waitFor, type Host, type Member } from "./lab.js";
+import { expectEgressThrough as expectEgressThroughMember } from "./failover-checks.js";
 import { stopAndCheck } from "./suite.js";
 import { failoverTable, Flows, measureFailover, Prober, strayTcpSegments, strayTcpStream, tcpEcho, type Failover } from "./traffic.js";
 
@@ -49,15 +50,7 @@ describe.skipIf(skip)("lab: examples/ha.yaml failover", () => {
     await waitFor(`${member.name} to rejoin as BACKUP`, 15_000, () => member.vrrpState() === "BACKUP");
   }
 
-  async function expectEgressThrough(member: Member, failover: Failover): Promise<void> {
-    expect(failover.egressIP, "the same egress IP after the failover").toBe("192.0.2.10");
-    expect(await lab.settled()).toBe(member);
-    expect(tcpEcho(worker, INTERNET.echo, 443)?.address).toBe("192.0.2.10");
-    const status = member.json<{ member: { role: string }; floatingIPs: { owner: string }[]; routes: { owner: string }[] }>("status");
-    expect(status.member.role).toBe("MASTER");
-    expect(status.floatingIPs.map((floatingIP) => floatingIP.owner)).toEqual([member.name]);
-    expect(status.routes.map((route) => route.owner)).toEqual([member.name]);
-  }
+  const expectEgressThrough = (member: Member, failover: Failover) => expectEgressThroughMember(lab, worker, member, failover);
 
   it("the active member's keepalived killed with SIGKILL: the standby takes over; the crashed member never claims MASTER and restarts by itself", async () => {
     let roleAfterCrash = "";

@@ -108,9 +108,9 @@ export class Member extends Host {
 
   /**
    * natgw-ctl processes running `command` (bash runs the script, so its command
-   * line tells). `natgw-ctl takeover` becomes the takeover program (`python3
-   * /usr/local/lib/natgw/takeover run`), and reconcile runs it too: for
-   * "takeover", those count.
+   * line tells). keepalived's notify_master runs the takeover program (`python3
+   * /usr/local/lib/natgw/takeover run`), `natgw-ctl takeover` becomes it, and
+   * reconcile runs it too: for "takeover", those count.
    */
   ctlPids(command: string): number[] {
     return namespacePids(this.namespace).filter((pid) => {

@@ -11,6 +11,7 @@ import { buildSync } from "esbuild";
 import { parse } from "yaml";
 import { isRoot, missingTools } from "../support/tools.js";
 import { Host, Member, type MemberConfig, type RunResult } from "./hosts.js";
+import { CpuLoad } from "./load.js";
 import type { CloudConfig, CloudState } from "./programs/cloud-config.js";
 import { NAME_PREFIX, listedNamespaces, namespacePids, readComm, removeAbandonedLabs, removeNamespace, running, tryKill, waitFor } from "./processes.js";
 
@@ -337,6 +338,13 @@ export class Lab {
     const added = addresses.filter((address) => address !== link.address).map((address) => `address add ${address}/32 dev enp7s0\n`);
     this.worker(name).must(["ip", "-batch", "-"], { input: added.join("") });
     this.cloudHost.must(["ip", "route", "add", range, "via", link.address, "dev", link.cloudLink, "table", String(CLOUD.routeTable)]);
+  }
+
+  /** Every CPU kept busy (load.ts) until the load is stopped, or the lab stops and kills it with the rest. */
+  saturateCpus(): Promise<CpuLoad> {
+    const load = CpuLoad.start();
+    this.children.push(...load.processes);
+    return load.started();
   }
 
   /** Cuts the member's private link at the cloud's end: the member's NIC loses its carrier. */

@@ -30,7 +30,7 @@ export const UNITS = {
 } as const;
 
 /** Debian 12 paths of the tools the units run (merged /usr: /sbin is /usr/sbin). */
-export const BINARIES = { nft: "/usr/sbin/nft", sysctl: "/usr/sbin/sysctl", shell: "/bin/sh" } as const;
+export const BINARIES = { nft: "/usr/sbin/nft", sysctl: "/usr/sbin/sysctl", shell: "/bin/sh", nice: "/usr/bin/nice" } as const;
 
 
 export const WATCHDOG_PATH = "/usr/local/lib/natgw/watchdog";
