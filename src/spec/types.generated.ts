@@ -1,5 +1,5 @@
 // Generated from schema/natgw.schema.json by `npm run generate`. Do not edit: change the schema.
-// As long as the schema is: one type per definition, each with the schema's own description.
+// Over 300 lines as the schema is: one type per definition, each with the schema's own description.
 
 /**
  * One document of a natgw spec: a NatGateway (the gateway hosts, their network, egress IPs and routes) or an EgressNATPolicy (which sources reach which destinations through which egress IP).

@@ -20,7 +20,11 @@ export { listedNamespaces, namespacePids, running, waitFor } from "./processes.j
 
 /**
  * The network lab: natgw's generated files, unchanged, running on real Linux
- * networking in network namespaces, with a namespace that plays Hetzner.
+ * networking in network namespaces, with a namespace that plays Hetzner. One file
+ * of over 300 lines: the Lab is one object whose parts (namespaces and links, the
+ * cloud and its API, members' boot and push, cleanup) share its state, and tests
+ * drive the lab through it alone; the programs it starts, the hosts it enters and
+ * its processes each have a file of their own.
  *
  *   worker --enp7s0--+                      +--eth0-- member 1 --enp7s0--+
  *                    |                      |                            |
