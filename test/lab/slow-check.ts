@@ -5,10 +5,10 @@ import type { Lab, Member } from "./lab.js";
 
 const NFT = "/usr/sbin/nft";
 /** What natgw-ctl health asks nft, and nothing else on a member does (the watchdog lists every family). */
-const HEALTH_LISTING = "list tables inet";
+const HEALTH_LISTING = "list chains inet";
 
 /**
- * Makes every `nft list tables inet` on the member, natgw-ctl health's one nft
+ * Makes every `nft list chains inet` on the member, natgw-ctl health's one nft
  * call, wait `seconds` before it runs, so each health check takes that much
  * longer and still passes; every other nft call runs at once. A wrapper is
  * bind-mounted over nft in the member's own mount namespace (the host's nft is
