@@ -3,7 +3,7 @@ import { expectEgressThrough, takeoversRun } from "./failover-checks.js";
 import { Lab, labSkipReason, running, waitFor, type Host, type Member } from "./lab.js";
 import type { CpuLoad } from "./load.js";
 import { slowHealthChecks } from "./slow-check.js";
-import { stopAndCheck } from "./suite.js";
+import { reportFailures, stopAndCheck } from "./suite.js";
 import { failoverTable, measureFailover, Prober, type Failover } from "./traffic.js";
 
 /**
@@ -49,6 +49,7 @@ const KINDS: readonly Kind[] = [
 
 describe.skipIf(skip)("lab: examples/ha.yaml failover with every CPU saturated", () => {
   let lab: Lab;
+  reportFailures(() => lab);
   let worker: Host;
   let prober: Prober;
   let load: CpuLoad;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { INTERNET, Lab, labSkipReason, waitFor, type Host, type Member } from "./lab.js";
 import { expectEgressThrough as expectEgressThroughMember } from "./failover-checks.js";
-import { stopAndCheck } from "./suite.js";
+import { reportFailures, stopAndCheck } from "./suite.js";
 import { failoverTable, Flows, measureFailover, Prober, strayTcpSegments, strayTcpStream, tcpEcho, type Failover } from "./traffic.js";
 
 /**
@@ -17,6 +17,7 @@ const skip = labSkipReason();
 
 describe.skipIf(skip)("lab: examples/ha.yaml failover", () => {
   let lab: Lab;
+  reportFailures(() => lab);
   let worker: Host;
   let prober: Prober;
   let flows: Flows;

@@ -74,6 +74,24 @@ export class Member extends Host {
     return this.exec(["/usr/local/sbin/natgw-ctl", "role"]).stdout.trim();
   }
 
+  /**
+   * What a failed test needs to tell why: the member's role, its keepalived
+   * processes and recorded state, and the end of what its services logged (the
+   * lab's systemctl keeps a journal and each service's output under /run/lab-systemd).
+   */
+  evidence(lines = 40): string {
+    const tail = (file: string) => this.exec(["tail", "-n", String(lines), file]).stdout.trimEnd() || "(empty)";
+    return [
+      `--- ${this.name}: role ${this.vrrpState()}, keepalived pids [${this.keepalivedPids().join(", ")}]`,
+      `--- ${this.name}: /var/lib/natgw/vrrp-state (STATE PID START)`,
+      tail("/var/lib/natgw/vrrp-state"),
+      `--- ${this.name}: /run/lab-systemd/journal`,
+      tail("/run/lab-systemd/journal"),
+      `--- ${this.name}: /run/lab-systemd/keepalived.service.log`,
+      tail("/run/lab-systemd/keepalived.service.log"),
+    ].join("\n");
+  }
+
   /** When natgw-ctl notify last recorded a state, in milliseconds since the epoch. */
   vrrpStateTime(): number {
     return Math.round(Number(this.must(["stat", "-c", "%.3Y", "/var/lib/natgw/vrrp-state"]).trim()) * 1000);

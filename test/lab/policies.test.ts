@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { INTERNET, Lab, labSkipReason } from "./lab.js";
-import { stopAndCheck } from "./suite.js";
+import { reportFailures, stopAndCheck } from "./suite.js";
 import { connectionLoop, tcpEcho, udpEcho } from "./traffic.js";
 
 /**
@@ -12,6 +12,7 @@ const skip = labSkipReason();
 
 describe.skipIf(skip)("lab: examples/policies.yaml", () => {
   let lab: Lab;
+  reportFailures(() => lab);
 
   beforeAll(async () => {
     // A checkout worker (payments-api, logistics-reports) and a fulfilment worker (logistics-api).
@@ -38,6 +39,7 @@ describe.skipIf(skip)("lab: examples/policies.yaml", () => {
 
 describe.skipIf(skip)("lab: examples/ports.yaml", () => {
   let lab: Lab;
+  reportFailures(() => lab);
 
   beforeAll(async () => {
     lab = await Lab.create({ specs: ["examples/ports.yaml"], workers: { fifth: "10.30.8.5", last: "10.30.8.63" } });

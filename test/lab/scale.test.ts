@@ -6,7 +6,7 @@ import { policiesSpec } from "../../bench/specs.js";
 import { compile } from "../../src/compile.js";
 import { addressToNumber } from "../../src/resolve/ip.js";
 import { INTERNET, Lab, labSkipReason } from "./lab.js";
-import { stopAndCheck } from "./suite.js";
+import { reportFailures, stopAndCheck } from "./suite.js";
 import { tcpEcho } from "./traffic.js";
 
 /**
@@ -25,6 +25,7 @@ describe.skipIf(skip)("lab: an HA gateway of 10,000 policies and a /16 of port b
   const spec = join(scratch, "scale.yaml");
   writeFileSync(spec, policiesSpec(10_000, 16));
   let lab: Lab;
+  reportFailures(() => lab);
 
   beforeAll(async () => {
     lab = await Lab.create({ specs: [spec], workers: { worker: WORKER } });

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { INTERNET, Lab, labSkipReason, waitFor, type Member, type Host, type RunResult } from "./lab.js";
-import { stopAndCheck } from "./suite.js";
+import { reportFailures, stopAndCheck } from "./suite.js";
 import { strayTcpSegments, tcpEcho, tcpEchoFrom, udpEcho } from "./traffic.js";
 
 /**
@@ -21,6 +21,7 @@ const OTHER_PORT = 8080;
 
 describe.skipIf(skip)("lab: examples/single.yaml", () => {
   let lab: Lab;
+  reportFailures(() => lab);
   let member: Member;
   let worker: Host;
   let boot: ReturnType<Lab["boot"]>;
@@ -228,6 +229,7 @@ describe.skipIf(skip)("lab: examples/single.yaml", () => {
 describe.skipIf(skip)("lab: examples/single.yaml with blockSMTP25: false", () => {
   const directory = mkdtempSync(join(tmpdir(), "natgw-lab-spec-"));
   let lab: Lab;
+  reportFailures(() => lab);
 
   beforeAll(async () => {
     const spec = readFileSync("examples/single.yaml", "utf8").replace("  security:\n", "  security:\n    blockSMTP25: false\n");

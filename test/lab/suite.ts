@@ -1,4 +1,4 @@
-import { expect } from "vitest";
+import { afterEach, expect } from "vitest";
 import type { Lab } from "./lab.js";
 
 /**
@@ -12,4 +12,17 @@ export function stopAndCheck(lab: Lab | undefined): void {
   lab.stop();
   expect(lab.leftovers()).toEqual([]);
   expect(seen, "the internet never saw a private source address").toEqual([]);
+}
+
+/**
+ * After each failed test of the suite, prints every member's evidence (role,
+ * keepalived, service logs): an intermittent failure in CI can then be
+ * diagnosed from its output alone.
+ */
+export function reportFailures(lab: () => Lab | undefined): void {
+  afterEach(({ task }) => {
+    const current = lab();
+    if (task.result?.state !== "fail" || !current) return;
+    for (const member of current.members) console.log(member.evidence());
+  });
 }

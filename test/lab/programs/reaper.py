@@ -56,22 +56,16 @@ while True:
         break
 
 
-
-def reap():
+# The command is gone: whatever it left is killed, and every child reaped until
+# none is left, zombies included. A child may die between a look at the live ones
+# and the next wait: only waitpid's ECHILD says that nothing is left to reap.
+for _ in range(250):
     try:
         while os.waitpid(-1, os.WNOHANG)[0] > 0:
             pass
     except ChildProcessError:
-        pass
-
-
-# The command is gone: whatever it left is killed, and every zombie reaped.
-for _ in range(50):
-    reap()
-    left = children()
-    if not left:
         break
-    for pid in left:
+    for pid in children():
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
