@@ -6,6 +6,7 @@ export type Role =
   | "terraform"
   | "nftables"
   | "keepalived"
+  | "conntrackd"
   | "systemd"
   | "sysctl"
   | "script"

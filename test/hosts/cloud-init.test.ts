@@ -82,7 +82,7 @@ describe("cloud-init user-data", () => {
         const metrics = files.some((file) => file.path.endsWith("/usr/local/lib/natgw/metrics"));
         expect(document.package_update).toBe(true);
         expect(document.packages!).toEqual(
-          ["conntrack", "curl", "jq", ...(ha ? ["keepalived"] : []), "nftables", ...(metrics ? ["prometheus-node-exporter"] : []), "python3"],
+          ["conntrack", ...(ha ? ["conntrackd"] : []), "curl", "jq", ...(ha ? ["keepalived"] : []), "nftables", ...(metrics ? ["prometheus-node-exporter"] : []), "python3"],
         );
         const modules = files.some((file) => /\/etc\/modules-load\.d\/[^/]+\.conf$/.test(file.path));
         const prelude = [
@@ -102,6 +102,9 @@ describe("cloud-init user-data", () => {
         expect(position("natgw-forwarding.service")).toBeGreaterThan(position("natgw-ruleset.service"));
         if (ha) expect(position("keepalived.service")).toBeGreaterThan(position("natgw-forwarding.service"));
         else expect(units).not.toContain("keepalived.service");
+        // Sync's port is open to the peer only once the baseline is loaded.
+        if (ha) expect(position("conntrackd.service")).toBeGreaterThan(position("natgw-baseline.service"));
+        else expect(units).not.toContain("conntrackd.service");
         if (metrics) {
           expect(units).toEqual(expect.arrayContaining(["natgw-metrics.timer", "prometheus-node-exporter.service"]));
           expect(units, "the timer starts the metrics service").not.toContain("natgw-metrics.service");

@@ -134,6 +134,7 @@ describe.skipIf(toolsMissing)("natgw-ctl takeover and reconcile against a fake H
       ["watchdog", true],
       ["ruleset", true],
       ["vrrp", true],
+      ["sync", true],
       ["addresses", true],
       ["api", true],
     ]);
@@ -142,8 +143,10 @@ describe.skipIf(toolsMissing)("natgw-ctl takeover and reconcile against a fake H
     expect(calls).toContain("systemctl restart natgw-baseline.service");
     expect(calls).toContain("systemctl start natgw-watchdog.service");
     expect(calls).toContain("systemctl reload natgw-ruleset.service");
-    // keepalived failed with the data plane at first boot; reconcile brings it back.
+    // keepalived failed with the data plane at first boot, and conntrackd without
+    // config.json; reconcile brings both back.
     expect(calls).toContain("systemctl start keepalived.service");
+    expect(calls).toContain("systemctl start conntrackd.service");
     expect(calls).toContain("ip address replace 203.0.113.10/32 dev eth0");
   });
 
@@ -172,7 +175,7 @@ describe.skipIf(toolsMissing)("natgw-ctl takeover and reconcile against a fake H
     expect(api.requests).toHaveLength(0);
     expect(JSON.parse(result.stdout)).toMatchObject({
       ok: true,
-      steps: [{}, {}, {}, {}, { name: "vrrp" }, {}, { name: "api", ok: true, detail: "skipped: prod-egress-1 is BACKUP; the active member owns the API end state" }],
+      steps: [{}, {}, {}, {}, { name: "vrrp" }, { name: "sync" }, {}, { name: "api", ok: true, detail: "skipped: prod-egress-1 is BACKUP; the active member owns the API end state" }],
     });
   });
 

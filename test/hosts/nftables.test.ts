@@ -2,7 +2,7 @@ import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { MemberContext } from "../../src/emit/hosts/context.js";
-import { baselineValues, FORWARD_APPROVED_MARK, rulesetValues } from "../../src/emit/hosts/nftables.js";
+import { baselineValues, FORWARD_APPROVED_MARK, rulesetValues, SYNC_PORT } from "../../src/emit/hosts/nftables.js";
 import { render } from "../../src/emit/hosts/render.js";
 import { addressToNumber } from "../../src/resolve/ip.js";
 import { Namespace } from "../support/tools.js";
@@ -79,6 +79,9 @@ describe.skipIf(namespaceMissing)("ruleset in a network namespace", () => {
       const fromPrivate = match({ meta: { key: "iifname" } }, "enp7s0");
       const vrrp = peer ? [[fromPrivate, match({ payload: { protocol: "ip", field: "saddr" } }, peer.privateIp), match({ payload: { protocol: "ip", field: "protocol" } }, "vrrp"), { accept: null }]] : [];
       expect(input.filter((rule) => rule.includes('"vrrp"'))).toEqual(vrrp.map((rule) => JSON.stringify(rule)));
+      // Connection-state sync (conntrackd): the one UDP port open, to the peer alone.
+      const sync = peer ? [[fromPrivate, match({ payload: { protocol: "ip", field: "saddr" } }, peer.privateIp), match({ payload: { protocol: "udp", field: "dport" } }, SYNC_PORT), { accept: null }]] : [];
+      expect(input.filter((rule) => rule.includes('"udp"'))).toEqual(sync.map((rule) => JSON.stringify(rule)));
       const [network, length] = gateway.network.ipRange.split("/");
       const metrics = [fromPrivate, match({ payload: { protocol: "ip", field: "saddr" } }, { prefix: { addr: network, len: Number(length) } }), match({ payload: { protocol: "tcp", field: "dport" } }, gateway.metrics.port), { accept: null }];
       expect(input.includes(JSON.stringify(metrics)), "metrics only from the private network").toBe(gateway.metrics.enabled);
@@ -90,7 +93,7 @@ describe.skipIf(namespaceMissing)("ruleset in a network namespace", () => {
 
   for (const subject of MEMBERS) {
     const { gateway, member: self, peer } = subject.context;
-    it(`${self.name}: the baseline passes nft -c and loads beside the main table: input closed but for SSH, VRRP and metrics, forward only for marked packets`, () => {
+    it(`${self.name}: the baseline passes nft -c and loads beside the main table: input closed but for SSH, VRRP, sync and metrics, forward only for marked packets`, () => {
       const path = join(work, `${self.name}-baseline.nft`);
       writeFileSync(path, render("etc/natgw/baseline.nft.njk", baselineValues(subject.context)));
       const check = namespace.exec("nft", ["-c", "-f", path]);
@@ -105,6 +108,7 @@ describe.skipIf(namespaceMissing)("ruleset in a network namespace", () => {
       const rules = objects("rule", "natgw_baseline");
       const text = (chain: string) => JSON.stringify(rules.filter((rule) => rule.chain === chain).map((rule) => rule.expr));
       expect(text("input").includes('"vrrp"'), "VRRP only in HA").toBe(peer !== null);
+      expect(text("input").includes(`"right":${SYNC_PORT}`), "connection-state sync only in HA").toBe(peer !== null);
       if (peer) expect(text("input")).toContain(`"right":"${peer.privateIp}"`);
       expect(text("input").includes(`"right":${gateway.metrics.port}`), "metrics port iff enabled").toBe(gateway.metrics.enabled);
       expect(text("forward")).toBe(

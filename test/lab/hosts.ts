@@ -42,8 +42,9 @@ export class Host {
     return result.stdout;
   }
 
-  spawn(argv: readonly string[]): ChildProcess {
-    return spawn(this.enter[0]!, [...this.enter.slice(1), ...argv], { stdio: ["ignore", "pipe", "pipe"] });
+  /** A process in the namespace, its output piped; its input too when asked (`stdin: "pipe"`). */
+  spawn(argv: readonly string[], stdin: "ignore" | "pipe" = "ignore"): ChildProcess {
+    return spawn(this.enter[0]!, [...this.enter.slice(1), ...argv], { stdio: [stdin, "pipe", "pipe"] });
   }
 }
 
@@ -89,6 +90,11 @@ export class Member extends Host {
       tail("/run/lab-systemd/journal"),
       `--- ${this.name}: /run/lab-systemd/keepalived.service.log`,
       tail("/run/lab-systemd/keepalived.service.log"),
+      `--- ${this.name}: conntrack entries, and the kernel's conntrack statistics`,
+      this.exec(["conntrack", "-C"]).stdout.trim(),
+      this.exec(["conntrack", "-S"]).stdout.trimEnd(),
+      `--- ${this.name}: natgw's counters`,
+      this.exec(["nft", "list", "counters", "table", "inet", "natgw"]).stdout.replace(/\n\s*\n/g, "\n").trimEnd(),
     ].join("\n");
   }
 

@@ -12,6 +12,7 @@ import { parse } from "yaml";
 import { isRoot, missingTools } from "../support/tools.js";
 import { Host, Member, type MemberConfig, type RunResult } from "./hosts.js";
 import { CpuLoad } from "./load.js";
+import { addressesOf } from "./programs/addresses.js";
 import type { CloudConfig, CloudState } from "./programs/cloud-config.js";
 import { NAME_PREFIX, listedNamespaces, namespacePids, readComm, removeAbandonedLabs, removeNamespace, running, tryKill, waitFor } from "./processes.js";
 
@@ -61,7 +62,7 @@ export { listedNamespaces, namespacePids, running, waitFor } from "./processes.j
  */
 export function labSkipReason(): string | undefined {
   return (
-    missingTools("ip", "nft", "keepalived", "nsenter", "unshare", "openssl", "curl", "jq", "flock", "conntrack", "sysctl", "hping3", "python3") ??
+    missingTools("ip", "nft", "keepalived", "conntrackd", "nsenter", "unshare", "openssl", "curl", "jq", "flock", "conntrack", "sysctl", "hping3", "python3") ??
     (isRoot() ? undefined : "the network lab needs root for network namespaces")
   );
 }
@@ -337,8 +338,7 @@ export class Lab {
     const match = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\/(\d+)$/.exec(range);
     const prefixLength = Number(match?.[5]);
     if (!match || prefixLength < 16 || prefixLength > 32) throw new Error(`a worker's range is a CIDR from /16 to /32, not ${range}`);
-    const first = match.slice(1, 5).reduce((value, octet) => value * 256 + Number(octet), 0);
-    const addresses = Array.from({ length: 2 ** (32 - prefixLength) }, (_, offset) => [24, 16, 8, 0].map((shift) => ((first + offset) >>> shift) & 255).join("."));
+    const addresses = addressesOf(range);
     const added = addresses.filter((address) => address !== link.address).map((address) => `address add ${address}/32 dev enp7s0\n`);
     this.worker(name).must(["ip", "-batch", "-"], { input: added.join("") });
     this.cloudHost.must(["ip", "route", "add", range, "via", link.address, "dev", link.cloudLink, "table", String(CLOUD.routeTable)]);
@@ -391,7 +391,7 @@ export class Lab {
    * started in the order cloud-init's runcmd enables them, as systemd would.
    */
   reboot(member: Member): BootResult[] {
-    for (const unit of ["keepalived.service", "natgw-watchdog.service", "natgw-forwarding.service", "natgw-ruleset.service", "natgw-baseline.service"]) {
+    for (const unit of ["keepalived.service", "conntrackd.service", "natgw-watchdog.service", "natgw-forwarding.service", "natgw-ruleset.service", "natgw-baseline.service"]) {
       member.exec(["systemctl", "stop", unit]);
     }
     member.must(["nft", "flush", "ruleset"]);
@@ -507,7 +507,8 @@ export class Lab {
    * "ready", with the lines it prints after that.
    */
   startProgram(host: Host, program: string, args: readonly string[]): Promise<{ child: ChildProcess; lines: Interface }> {
-    const child = host.spawn([process.execPath, join(this.programs, `${program}.mjs`), ...args]);
+    // Its input is the test's channel to it (held.ts answers "report" lines).
+    const child = host.spawn([process.execPath, join(this.programs, `${program}.mjs`), ...args], "pipe");
     this.children.push(child);
     let errors = "";
     child.stderr!.on("data", (chunk: Buffer) => (errors += chunk.toString()));
@@ -534,7 +535,7 @@ export class Lab {
     const bin = this.programs;
     const programs = join(ROOT, "test/lab/programs");
     buildSync({
-      entryPoints: ["systemctl", "cloud", "echo", "prober", "flows", "connections"].map((name) => join(programs, `${name}.ts`)),
+      entryPoints: ["systemctl", "cloud", "echo", "prober", "flows", "connections", "held"].map((name) => join(programs, `${name}.ts`)),
       outdir: bin,
       outExtension: { ".js": ".mjs" },
       bundle: true,

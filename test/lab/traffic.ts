@@ -146,6 +146,8 @@ export class Flows {
 /** How a failover went, in milliseconds from the failure. */
 export interface Failover {
   readonly case: string;
+  /** When the failure happened, in milliseconds since the epoch. */
+  readonly at: number;
   /** The standby's keepalived reported MASTER. */
   readonly master: number;
   /** The cloud routed the last floating IP and route to the new active member. */
@@ -174,7 +176,7 @@ export async function measureFailover(lab: Lab, prober: Prober, name: string, to
     return Math.max(failed, ...state.changes.slice(before).map((change) => change.time));
   });
   const answer = await prober.answerAfter(moved);
-  return { case: name, master: master - failed, moved: moved - failed, resumed: answer.received - failed, gap: prober.longestGap(failed, answer.received), egressIP: answer.address };
+  return { case: name, at: failed, master: master - failed, moved: moved - failed, resumed: answer.received - failed, gap: prober.longestGap(failed, answer.received), egressIP: answer.address };
 }
 
 /** The figures as a table for the test output. */

@@ -181,7 +181,7 @@ export function unitStartOrder(files: readonly { hostPath: string; content: stri
 /** Debian packages the member's files need (python3 for the takeover program; cloud-init itself brings it). */
 function packages(context: MemberContext): string[] {
   const names = ["conntrack", "curl", "jq", "nftables", "python3"];
-  if (isHA(context)) names.push("keepalived");
+  if (isHA(context)) names.push("keepalived", "conntrackd");
   if (context.gateway.metrics.enabled) names.push("prometheus-node-exporter");
   return names.sort();
 }
@@ -197,7 +197,7 @@ function packages(context: MemberContext): string[] {
  */
 function commands(context: MemberContext, files: readonly { hostPath: string; content: string }[]): string[][] {
   const packaged = [
-    ...(isHA(context) ? ["keepalived.service"] : []),
+    ...(isHA(context) ? ["keepalived.service", "conntrackd.service"] : []),
     ...(context.gateway.metrics.enabled ? ["prometheus-node-exporter.service"] : []),
   ];
   // Kernel settings of a module (net.netfilter.nf_conntrack_*) exist only once it

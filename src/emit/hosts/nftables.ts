@@ -16,6 +16,8 @@ const IPV4_AND_TCP_HEADER_BYTES = 40;
 
 const SSH_PORT = 22;
 const SMTP_PORT = 25;
+/** conntrackd's connection-state sync (conntrackd.ts), its own default UDP port: admitted from the peer only. */
+export const SYNC_PORT = 3780;
 
 /** Hetzner's NIC MAC prefixes: private network interfaces and the public one. */
 export const PRIVATE_MAC_PREFIX = "86:00:00";
@@ -175,18 +177,18 @@ function privateSources(gateway: GatewayModel): string[] {
   return mergeRanges([gateway.network.ipRange, ...gateway.sources].map(parseCidr)).map(rangeText);
 }
 
-/** What both tables' input chains admit besides established traffic: SSH, VRRP from the peer, metrics. */
+/** What both tables' input chains admit besides established traffic: SSH, VRRP and connection sync from the peer, metrics. */
 function inputValues({ gateway, peer }: MemberContext) {
   return {
     sshAllowed: gateway.security.sshAllowedCIDRs.map(cidr).join(", "),
     sshPort: SSH_PORT,
-    vrrpPeer: peer ? address(peer.privateIp) : null,
+    peer: peer ? { address: address(peer.privateIp), syncPort: SYNC_PORT } : null,
     metrics: gateway.metrics.enabled ? { port: metricsPort(gateway.metrics.port), network: cidr(gateway.network.ipRange) } : null,
   };
 }
 
 /**
- * The baseline table: SSH from sshAllowedCIDRs, VRRP from the peer, metrics from
+ * The baseline table: SSH from sshAllowedCIDRs, VRRP and sync from the peer, metrics from
  * the private network, established traffic and loopback; forwarding only what the
  * main table approved. Every value comes from the spec, none from the host.
  */

@@ -1,4 +1,4 @@
-import { fileHeader, HOST_PATHS, type HostFile } from "./context.js";
+import { fileHeader, HOST_PATHS, isHA, type HostFile } from "./context.js";
 import { integer } from "./safe.js";
 
 /**
@@ -27,6 +27,7 @@ export const sysctlFiles: HostFile[] = [
       tcpTimeWaitTimeoutSeconds: 30,
       udpTimeoutSeconds: 30,
       udpStreamTimeoutSeconds: 120,
+      haPair: isHA(context),
     }),
   },
 ];

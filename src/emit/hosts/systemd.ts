@@ -25,12 +25,14 @@ export const UNITS = {
   ruleset: "natgw-ruleset.service",
   forwarding: "natgw-forwarding.service",
   keepalived: "keepalived.service",
+  /** Debian's conntrackd, with natgw's drop-in (HA only). */
+  conntrackd: "conntrackd.service",
   /** Debian's OpenSSH server. */
   ssh: "ssh.service",
 } as const;
 
 /** Debian 12 paths of the tools the units run (merged /usr: /sbin is /usr/sbin). */
-export const BINARIES = { nft: "/usr/sbin/nft", sysctl: "/usr/sbin/sysctl", shell: "/bin/sh", nice: "/usr/bin/nice" } as const;
+export const BINARIES = { nft: "/usr/sbin/nft", sysctl: "/usr/sbin/sysctl", shell: "/bin/sh", nice: "/usr/bin/nice", rm: "/bin/rm", conntrackd: "/usr/sbin/conntrackd" } as const;
 
 
 export const WATCHDOG_PATH = "/usr/local/lib/natgw/watchdog";

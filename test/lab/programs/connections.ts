@@ -27,6 +27,7 @@
  *   connections DESTINATIONS PORT SOURCES PARALLEL COUNT_FROM_MS DURATION_MS TIMEOUT_MS
  */
 import { connect } from "node:net";
+import { addressesOf } from "./addresses.js";
 
 const [destinationList = "", port = "7", sourceRange = "-", parallel = "1", countFrom = "0", duration = "1000", timeout = "1000"] = process.argv.slice(2);
 const destinations = destinationList.split(",").filter(Boolean);
@@ -41,12 +42,6 @@ const seen: Record<string, number> = {};
 let lowestPort = Infinity;
 let highestPort = -Infinity;
 let turns = 0;
-
-function addressesOf(cidr: string): string[] {
-  const [base = "", length = "32"] = cidr.split("/");
-  const first = base.split(".").reduce((value, octet) => value * 256 + Number(octet), 0);
-  return Array.from({ length: 2 ** (32 - Number(length)) }, (_, offset) => [24, 16, 8, 0].map((shift) => ((first + offset) >>> shift) & 255).join("."));
-}
 
 const counted = (time: number) => time >= windowStart && time < windowEnd;
 

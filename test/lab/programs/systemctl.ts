@@ -27,6 +27,7 @@ const LAB_UNITS = new Set([
   "natgw-watchdog.service",
   "natgw-metrics.service",
   "keepalived.service",
+  "conntrackd.service",
 ]);
 
 const statePath = (name: string) => join(STATE_DIR, name);
