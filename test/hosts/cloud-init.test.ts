@@ -59,10 +59,16 @@ describe("cloud-init user-data", () => {
         expect(result.valid, result.stdout + result.stderr).toBe(true);
       });
 
-      it.skipIf(missingTools("cloud-init"))("writes the member's host files but config.json, the ruleset, the takeover program and the baseline, byte for byte, with their modes, owned by root", () => {
+      it.skipIf(missingTools("cloud-init"))("writes the member's host files but config.json, the ruleset, the takeover program, conntrackd.conf and the baseline, byte for byte, with their modes, owned by root", () => {
         const document = decode(artifact.content, `${member}.yaml`);
         const pushed = files.filter((file) => PUSHED_ONLY.has(file.path.slice(`hosts/${member}`.length)));
-        expect(pushed.map((file) => file.path.slice(`hosts/${member}`.length)).sort()).toEqual(["/etc/natgw/config.json", "/etc/natgw/ruleset.nft", "/usr/local/lib/natgw/takeover"]);
+        const ha = files.some((file) => file.path.endsWith("/etc/keepalived/keepalived.conf"));
+        expect(pushed.map((file) => file.path.slice(`hosts/${member}`.length)).sort()).toEqual([
+          "/etc/natgw/config.json",
+          ...(ha ? ["/etc/natgw/conntrackd.conf"] : []),
+          "/etc/natgw/ruleset.nft",
+          "/usr/local/lib/natgw/takeover",
+        ]);
         // The baseline is bootcmd's: write_files would replace the copy Terraform keeps current at every boot it runs.
         const baseline = files.filter((file) => file.path === `hosts/${member}/etc/natgw/baseline.nft`);
         expect(baseline).toHaveLength(1);

@@ -12,6 +12,7 @@ import { isRoot, missingTools, run } from "../support/tools.js";
 
 const DROP_IN = "/etc/systemd/system/conntrackd.service.d/natgw.conf";
 const INTERFACES = "/usr/local/lib/natgw/interfaces";
+const CTL = "/usr/local/sbin/natgw-ctl";
 const CONFIG = "/etc/natgw/config.json";
 
 const models = EXAMPLES.map((example) => compile([`examples/${example}.yaml`]).model!);
@@ -68,7 +69,8 @@ describe("conntrackd.conf and its drop-in", () => {
  * the drop-in's ExecStartPre (the private NIC's name from `interfaces`) and then
  * conntrackd itself. A connection the one member tracks appears, with its NAT
  * mapping, in the other's kernel table, and goes when it ends there; a
- * connection of the member's own address does not travel.
+ * connection of the member's own address does not travel; and `natgw-ctl sync`
+ * reads conntrackd's own figures of it.
  */
 const realSkip = missingTools("conntrackd", "conntrack", "unshare", "ip") ?? (isRoot() ? undefined : "needs root for network namespaces");
 
@@ -104,7 +106,7 @@ describe.skipIf(realSkip)("conntrackd between two members' namespaces", () => {
         expect(inNamespace(index, "ip", args).status).toBe(0);
       }
       const root = join(staging, member.name);
-      for (const path of [CONNTRACKD_CONFIG, DROP_IN, INTERFACES, CONFIG]) {
+      for (const path of [CONNTRACKD_CONFIG, DROP_IN, INTERFACES, CTL, CONFIG]) {
         mkdirSync(dirname(join(root, path)), { recursive: true });
         writeFileSync(join(root, path), member.files.get(path)!.content);
         chmodSync(join(root, path), Number.parseInt(member.files.get(path)!.fileMode, 8));
@@ -171,6 +173,13 @@ describe.skipIf(realSkip)("conntrackd between two members' namespaces", () => {
     natConnection();
     await waitFor("the worker's connection on the peer, NAT mapping and all", () => /src=10\.0\.2\.5 dst=192\.0\.2\.100 sport=40000 dport=443 .*src=192\.0\.2\.100 dst=192\.0\.2\.10 sport=443 dport=40000/.test(table(1)));
     expect(table(1), "the member's own connection stays its own").not.toContain("src=10.0.1.2 dst=10.0.1.9");
+    // natgw-ctl reads conntrackd's own report, in the member's namespaces (its /run holds conntrackd's socket).
+    const report = run("nsenter", ["--target", String(daemons[1]!.pid), "--mount", "--net", "--", CTL, "sync", "--json"]);
+    expect(report.status, report.stderr).toBe(0);
+    const sync = JSON.parse(report.stdout) as { running: boolean; fromPeer: { created: number; failed: number }; messages: { received: number } };
+    expect(sync).toMatchObject({ running: true, fromPeer: { failed: 0 } });
+    expect(sync.fromPeer.created).toBeGreaterThanOrEqual(1);
+    expect(sync.messages.received).toBeGreaterThanOrEqual(1);
     expect(inNamespace(0, "conntrack", ["-D", "-p", "tcp", "--orig-src", "10.0.2.5"]).status).toBe(0);
     await waitFor("the connection to leave the peer's table", () => !table(1).includes("src=10.0.2.5"));
   });

@@ -23,7 +23,7 @@ export const FLOATING_IP_ID = 123456;
 
 
 /**
- * Commands that need root (nft, systemctl, ip, sysctl) are replaced on PATH by
+ * Commands that need root (nft, systemctl, ip, sysctl, conntrackd) are replaced on PATH by
  * tiny programs printing canned answers, steered by files in `fake/`; curl, jq
  * and bash are the real ones, and the API is the fake Hetzner API. The takeover
  * asks `natgw-ctl role` for the live role: `fake/role` answers it.
@@ -52,6 +52,16 @@ case "$*" in
   "-j route show") jq -c '[{dst: "default", gateway: "172.31.1.1", dev: "eth0"}, {dst: .network.ipRange, gateway: "10.0.0.1", dev: "enp7s0"}]' "$NATGW_CONFIG" ;;
   *) echo "ip $*" >>"$FAKE/calls" ;;
 esac`,
+  // conntrackd -s as conntrackd 1.4.7 prints it; fake/conntrackd-stopped: it does not answer.
+  conntrackd: `echo "conntrackd $*" >>"$FAKE/calls"
+[[ ! -e $FAKE/conntrackd-stopped ]] || { echo "[ERROR] can't connect: is conntrackd running? appropriate permissions?" >&2; exit 1; }
+printf '%s\n' "cache internal:" "current active connections:	        1102" "connections created:		        1250	failed:	           0" \
+  "connections updated:		         512	failed:	           0" "connections destroyed:		         148	failed:	           0" "" \
+  "external inject:" "connections created:		        1095	failed:	           2" "connections updated:		          40	failed:	           1" \
+  "connections destroyed:		          90	failed:	           0" "" "traffic processed:" "                   0 Bytes                         0 Pckts" "" \
+  "UDP traffic (active device=enp7s0):" "              123456 Bytes sent                 65432 Bytes recv" \
+  "                 812 Pckts sent                   407 Pckts recv" "                   2 Error send                    0 Error recv" "" \
+  "message tracking:" "                   0 Malformed msgs                    3 Lost msgs"`,
   systemctl: `echo "systemctl $*" >>"$FAKE/calls"`,
   logger: `echo "logger $*" >>"$FAKE/calls"`,
   "natgw-ctl-role": `echo "natgw-ctl $*" >>"$FAKE/calls"

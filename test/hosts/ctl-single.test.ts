@@ -21,6 +21,10 @@ describe.skipIf(toolsMissing)("natgw-ctl in Single mode", () => {
     const status = JSON.parse((await ctl(host, ["status", "--json"])).stdout) as { member: { role: string }; peer: unknown };
     expect(status.member.role).toBe("active");
     expect(status.peer).toBeNull();
+    expect(status).toMatchObject({ sync: null });
+    const sync = await ctl(host, ["sync"]);
+    expect(sync.status).toBe(1);
+    expect(sync.stderr).toMatch(/connection-state sync runs only on the members of an HA gateway/);
   });
 
   it("without its server in cloud.json, the member asks the metadata service for its id", async () => {

@@ -134,6 +134,29 @@ describe.skipIf(toolsMissing)("natgw-ctl's own commands on an HA member, beside 
     expect((await ctl(host, ["health"])).status).toBe(0);
   });
 
+  it("sync reports conntrackd's figures; without its answer the member is degraded, not unhealthy, and status and diag say so", async () => {
+    const { host } = at;
+    const running = await ctl(host, ["sync", "--json"]);
+    expect(running.status, running.stderr).toBe(0);
+    expect(JSON.parse(running.stdout)).toEqual({
+      running: true,
+      connections: 1102,
+      fromPeer: { created: 1095, updated: 40, destroyed: 90, failed: 3 },
+      messages: { sent: 812, received: 407, sendErrors: 2, receiveErrors: 0, lost: 3, malformed: 0 },
+    });
+    expect(readFileSync(join(host.fake, "calls"), "utf8")).toContain("conntrackd -C /run/natgw/conntrackd.conf -s");
+    writeFileSync(join(host.fake, "conntrackd-stopped"), "");
+    const stopped = await ctl(host, ["sync"]);
+    expect(stopped.status).toBe(1);
+    expect(stopped.stdout).toMatch(/^running = false\ndetail = degraded: conntrackd does not answer/);
+    expect((await ctl(host, ["health"])).stdout, "sync is not health").toBe("healthy\n");
+    const keepalived = startKeepalived(host);
+    await keepalived.notify("BACKUP");
+    const status = await ctl(host, ["status", "--json"]).finally(() => keepalived.stop());
+    expect(JSON.parse(status.stdout)).toMatchObject({ health: { ok: true }, sync: { running: false, detail: expect.stringMatching(/^degraded: /) } });
+    expect(JSON.parse((await ctl(host, ["diag", "--json"])).stdout)).toMatchObject({ sync: { running: false } });
+  });
+
   it("status --json reports role, owners as the API shows them, health and security defaults", async () => {
     const { api, host } = at;
     const keepalived = startKeepalived(host);

@@ -46,7 +46,18 @@ const CONNTRACK_STATS = [
  * as they do before the ruleset loads), and the textfile, state and /proc/sys
  * directories are scratch directories.
  */
-export function scratchHost(name: string, options: { rulesetLoaded: boolean; vrrpState?: string; takeovers?: string; takeoverRounds?: string }) {
+/** What `natgw-ctl sync --json` prints on an HA member whose conntrackd answers. */
+export const SYNC_REPORT = {
+  running: true,
+  connections: 1102,
+  fromPeer: { created: 1095, updated: 40, destroyed: 90, failed: 3 },
+  messages: { sent: 812, received: 407, sendErrors: 2, receiveErrors: 0, lost: 3, malformed: 0 },
+};
+
+export function scratchHost(
+  name: string,
+  options: { rulesetLoaded: boolean; vrrpState?: string; takeovers?: string; takeoverRounds?: string; sync?: { running: boolean } },
+) {
   const root = join(scratch, name);
   const bin = join(root, "bin");
   writeExecutable(
@@ -67,7 +78,18 @@ export function scratchHost(name: string, options: { rulesetLoaded: boolean; vrr
   const state = join(root, "state");
   mkdirSync(state, { recursive: true });
   // natgw-ctl tells the role: the state keepalived reported while it still runs, else unknown.
-  writeExecutable(join(bin, "natgw-ctl"), `#!/bin/sh\n[ "$*" = role ] || exit 2\necho ${(options.vrrpState ?? "unknown").trim()}\n`);
+  // natgw-ctl sync: conntrackd's report, and exit 1 while it does not answer.
+  const sync = options.sync ?? SYNC_REPORT;
+  writeExecutable(
+    join(bin, "natgw-ctl"),
+    [
+      "#!/bin/sh",
+      `if [ "$*" = role ]; then echo ${(options.vrrpState ?? "unknown").trim()}; exit 0; fi`,
+      `if [ "$*" = "sync --json" ]; then echo '${JSON.stringify(sync)}'; exit ${sync.running ? 0 : 1}; fi`,
+      "exit 2",
+      "",
+    ].join("\n"),
+  );
   if (options.takeovers !== undefined) writeFileSync(join(state, "takeovers.log"), options.takeovers);
   if (options.takeoverRounds !== undefined) writeFileSync(join(state, "takeover-rounds"), options.takeoverRounds);
   const textfile = join(root, "textfile");

@@ -71,12 +71,29 @@ describe.skipIf(missingTools("bash", "jq"))("the metrics script", () => {
       'natgw_vrrp_state{state="FAULT"}': 0,
       'natgw_vrrp_state{state="MASTER"}': 1,
       'natgw_vrrp_state{state="STOP"}': 0,
+      natgw_sync_up: 1,
+      'natgw_sync_messages_total{direction="received"}': 407,
+      'natgw_sync_messages_total{direction="sent"}': 812,
+      'natgw_sync_errors_total{kind="lost"}': 3,
+      'natgw_sync_errors_total{kind="malformed"}': 0,
+      'natgw_sync_errors_total{kind="receive"}': 0,
+      'natgw_sync_errors_total{kind="send"}': 2,
+      'natgw_sync_peer_connections_total{result="created"}': 1095,
+      'natgw_sync_peer_connections_total{result="failed"}': 3,
       'natgw_takeovers_total{result="failed"}': 1,
       'natgw_takeovers_total{result="ok"}': 3,
       'natgw_takeovers_total{result="stopped"}': 1,
       natgw_takeover_rounds_total: 21,
       natgw_takeover_last_duration_seconds: 2.75,
     });
+  });
+
+  it("reports sync down, and no sync series beside it, while conntrackd does not answer", () => {
+    const host = scratchHost("sync-down", { rulesetLoaded: true, vrrpState: "BACKUP", sync: { running: false } });
+    const result = runScript(ha, host.env, host.root);
+    expect(result.status, result.stderr).toBe(0);
+    const samples = parseExposition(readFileSync(join(host.textfile, "natgw.prom"), "utf8"));
+    expect([...samples].filter(([key]) => key.startsWith("natgw_sync"))).toEqual([["natgw_sync_up", 0]]);
   });
 
   it("reports an unloaded ruleset and no traffic when table inet natgw is missing", () => {
@@ -105,12 +122,12 @@ describe.skipIf(missingTools("bash", "jq"))("the metrics script", () => {
     }
   });
 
-  it("has no VRRP state in Single mode, where keepalived does not run", () => {
+  it("has no VRRP state and no sync in Single mode, where neither keepalived nor conntrackd runs", () => {
     const host = scratchHost("single", { rulesetLoaded: true });
     const result = runScript(single, host.env, host.root);
     expect(result.status, result.stderr).toBe(0);
     const samples = parseExposition(readFileSync(join(host.textfile, "natgw.prom"), "utf8"));
-    expect([...samples.keys()].filter((key) => key.startsWith("natgw_vrrp"))).toEqual([]);
+    expect([...samples.keys()].filter((key) => key.startsWith("natgw_vrrp") || key.startsWith("natgw_sync"))).toEqual([]);
     expect(samples.get("natgw_egress_packets_total")).toBe(42);
   });
 

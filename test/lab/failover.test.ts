@@ -220,5 +220,26 @@ describe.skipIf(skip)("lab: examples/ha.yaml failover", () => {
       expect(member.ctl("health").stdout.trim()).toBe("healthy");
     }
     expect(active.json<{ recentTakeovers: { result: string }[] }>("diag").recentTakeovers.at(-1)).toMatchObject({ result: "ok" });
+    // Connection-state sync runs on both, and the standby holds what the active member synced to it.
+    for (const member of lab.members) expect(member.json<{ sync: { running: boolean } }>("status").sync, member.name).toMatchObject({ running: true });
+    expect(standby.json<{ fromPeer: { created: number } }>("sync").fromPeer.created).toBeGreaterThan(0);
+  });
+
+  it("with connection-state sync down on both members, a failover still moves egress; status says the members are degraded", async () => {
+    const active = await lab.settled();
+    const standby = lab.members.find((member) => member !== active)!;
+    for (const member of lab.members) member.must(["systemctl", "stop", "conntrackd.service"]);
+    const status = standby.json<{ health: { ok: boolean }; sync: { running: boolean; detail: string } }>("status");
+    expect(status.health.ok, "sync is not health").toBe(true);
+    expect(status.sync).toMatchObject({ running: false, detail: expect.stringMatching(/^degraded: /) });
+    const failover = await measureFailover(lab, prober, "sync down, stopped", standby, () => {
+      active.must(["systemctl", "stop", "keepalived.service"]);
+    });
+    failovers.push(failover);
+    await expectEgressThrough(standby, failover);
+    // reconcile brings sync back, as after the first boot.
+    for (const member of lab.members) expect(member.json<{ ok: boolean }>("reconcile").ok, member.name).toBe(true);
+    for (const member of lab.members) expect(member.json<{ sync: { running: boolean } }>("status").sync, member.name).toMatchObject({ running: true });
+    await waitFor(`${active.name} to rejoin as BACKUP`, 15_000, () => active.vrrpState() === "BACKUP");
   });
 });

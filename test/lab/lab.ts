@@ -641,8 +641,10 @@ export class Lab {
 
 function requestOverSocket(socketPath: string, method: string, path: string, body: unknown, done: (status: number, text: string) => void) {
   // node:http over a Unix socket: the cloud's control channel crosses namespaces as a file.
+  // A connection per request (agent: false): Node 20's default agent keeps sockets
+  // alive, and one the cloud closed after 5 s idle failed the next request (EPIPE).
   const text = body === undefined ? "" : JSON.stringify(body);
-  return httpRequest({ socketPath, method, path, headers: { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(text) } }, (response) => {
+  return httpRequest({ socketPath, agent: false, method, path, headers: { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(text) } }, (response) => {
     let answer = "";
     response.on("data", (chunk: Buffer) => (answer += chunk.toString()));
     response.on("end", () => done(response.statusCode ?? 0, answer));

@@ -4,6 +4,7 @@ import { gzipSync } from "node:zlib";
 import { diagnose } from "../../diagnostics/catalogue.js";
 import type { Diagnostic } from "../../diagnostics/diagnostic.js";
 import type { Artifact } from "../artifact.js";
+import { CONNTRACKD_CONFIG } from "./conntrackd.js";
 import type { MemberContext } from "./context.js";
 import { HOST_PATHS, isHA } from "./context.js";
 import { render } from "./render.js";
@@ -19,9 +20,10 @@ export const USER_DATA_LIMIT_BYTES = 32 * 1024;
  * The user-data then has the same size for ten policies or ten thousand, and the
  * first boot still fails closed (the ruleset cannot load without them). The
  * takeover program goes the same way: without the token and cloud.json it can do
- * nothing, and the user-data keeps its room under the 32 KiB.
+ * nothing, and so does conntrackd's configuration: conntrackd finds the private
+ * NIC through config.json. The user-data keeps its room under the 32 KiB.
  */
-export const PUSHED_ONLY: ReadonlySet<string> = new Set([HOST_PATHS.config, HOST_PATHS.ruleset, HOST_PATHS.takeover]);
+export const PUSHED_ONLY: ReadonlySet<string> = new Set([HOST_PATHS.config, HOST_PATHS.ruleset, HOST_PATHS.takeover, CONNTRACKD_CONFIG]);
 
 /** write_files entries are indented by four spaces; a block scalar's lines by six. */
 const CONTENT_INDENT = "      ";

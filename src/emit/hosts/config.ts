@@ -1,5 +1,6 @@
 import type { HostFile, MemberContext } from "./context.js";
 import { HOST_PATHS } from "./context.js";
+import { CONNTRACKD_RUNTIME_CONFIG } from "./conntrackd.js";
 import { metricsValues } from "./metrics.js";
 import { DEFAULT_PORT_MAP, egressVariable, INTERFACE_VARIABLES, portMap, PRIVATE_MAC_PREFIX, PUBLIC_MAC_PREFIX, RUNTIME_FILES } from "./nftables.js";
 import { address, cidr, integer, label, metricsPort, networkName } from "./safe.js";
@@ -80,6 +81,7 @@ export function runtimeConfig(context: MemberContext) {
       sysctlFile: HOST_PATHS.sysctl,
       ctl: HOST_PATHS.ctl,
       takeover: HOST_PATHS.takeover,
+      conntrackdConfig: CONNTRACKD_RUNTIME_CONFIG,
     },
   };
 }

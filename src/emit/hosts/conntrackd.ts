@@ -1,7 +1,8 @@
 import type { HostFile, MemberContext } from "./context.js";
 import { fileHeader, HOST_PATHS, isHA } from "./context.js";
 import { SYNC_PORT } from "./nftables.js";
-import { address, integer, label } from "./safe.js";
+import { address, label } from "./safe.js";
+import { conntrackSizing } from "./sysctl.js";
 import { BINARIES, UNITS } from "./systemd.js";
 
 /**
@@ -19,9 +20,9 @@ import { BINARIES, UNITS } from "./systemd.js";
  * flows): without sync, a keepalived crash on a gateway with port blocks
  * (examples/ports.yaml) reset 987 of the 1,000 TCP connections, since the new
  * member picked other ports of each source's block for them; with it, none. The
- * alternative, an external cache committed on becoming MASTER, leaves out every
- * connection opened on the old member between the commit and the route's move,
- * which a takeover takes about a second for.
+ * alternative, an external cache committed on becoming MASTER, would leave out
+ * every connection opened on the old member between the commit and the route's
+ * move, which a takeover takes about a second for.
  *
  * Sync is not health: a member whose sync is broken still takes over, and only
  * the connections it did not hear about start anew.
@@ -55,7 +56,7 @@ const RESTART_SECONDS = 1;
 /**
  * The kernel's event buffer: a burst of new connections larger than it loses
  * events, and conntrackd then resyncs its whole table. 2 MiB, allowed to grow
- * to 8 MiB, holds a few thousand events, as conntrackd's own example sets it.
+ * to 8 MiB, as conntrackd's own example sets it.
  */
 const NETLINK_BUFFER_BYTES = 2 * 1024 * 1024;
 const NETLINK_BUFFER_MAX_BYTES = 8 * 1024 * 1024;
@@ -63,7 +64,7 @@ const NETLINK_BUFFER_MAX_BYTES = 8 * 1024 * 1024;
 function conntrackdValues(context: MemberContext) {
   const { gateway, member, peer } = context;
   if (!peer) throw new Error(`natgw bug: conntrackd.conf for ${gateway.name} outside HA`);
-  const conntrackMax = integer(gateway.host.conntrackMax, 65536, 2 ** 30);
+  const { conntrackMax, conntrackBuckets } = conntrackSizing(gateway);
   return {
     ...fileHeader(context),
     peer: label(peer.name),
@@ -71,7 +72,7 @@ function conntrackdValues(context: MemberContext) {
     interfacePlaceholder: INTERFACE_PLACEHOLDER,
     ownAddress: address(member.privateIp),
     peerAddress: address(peer.privateIp),
-    hashSize: integer(gateway.host.conntrackBuckets, 16384, 2 ** 28),
+    hashSize: conntrackBuckets,
     // conntrackd's cache holds the peer's connections as well as this member's.
     hashLimit: 2 * conntrackMax,
     netlinkBufferBytes: NETLINK_BUFFER_BYTES,

@@ -1,5 +1,14 @@
+import type { GatewayModel } from "../../resolve/model.js";
 import { fileHeader, HOST_PATHS, isHA, type HostFile } from "./context.js";
 import { integer } from "./safe.js";
+
+/** The kernel's connection table, as resolve sized it from the server type's memory: entries and hash buckets. */
+export function conntrackSizing(gateway: GatewayModel): { conntrackMax: number; conntrackBuckets: number } {
+  return {
+    conntrackMax: integer(gateway.host.conntrackMax, 65536, 2 ** 30),
+    conntrackBuckets: integer(gateway.host.conntrackBuckets, 16384, 2 ** 28),
+  };
+}
 
 /**
  * Kernel settings of a member. Forwarding is not among them: it is off at boot and
@@ -18,8 +27,7 @@ export const sysctlFiles: HostFile[] = [
     fileMode: "0644",
     values: (context) => ({
       ...fileHeader(context),
-      conntrackMax: integer(context.gateway.host.conntrackMax, 65536, 2 ** 30),
-      conntrackBuckets: integer(context.gateway.host.conntrackBuckets, 16384, 2 ** 28),
+      ...conntrackSizing(context.gateway),
       memoryMiB: integer(context.gateway.host.memoryMiB, 512, 2 ** 22),
       // Managed NATs drop idle TCP after 240-1200 s (AWS 350 s, GCP 1200 s); the
       // kernel's own 5 days would let dead flows fill the table.
