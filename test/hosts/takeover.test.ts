@@ -162,6 +162,23 @@ describe.skipIf(missingTools("/usr/bin/python3"))("the takeover program against 
     expect(JSON.parse(result.stdout)).toMatchObject({ result: "ok", attempts: 3, changes: 3 });
   });
 
+  it("waits a second first only for the rate limit: locked, conflict and server errors are asked again sooner", async () => {
+    member.env.NATGW_BACKOFF_BUSY_SECONDS = "0.1";
+    member.env.NATGW_BACKOFF_INITIAL_SECONDS = "0.4";
+    member.env.NATGW_BACKOFF_MAX_SECONDS = "0.8";
+    for (const [status, code] of [[423, "locked"], [429, "rate_limit_exceeded"], [423, "locked"]] as const) api.failNext("POST", "/actions/assign", status, code);
+    api.failNext("POST", "/actions/delete_route", 409, "conflict");
+    api.failNext("POST", "/actions/add_route", 500, "server_error");
+    const result = await member.takeover(["run"]);
+    expect(result.status, result.stderr).toBe(0);
+    endState();
+    const waits = (path: string) => [...result.stderr.matchAll(new RegExp(`${path}: HTTP \\d+ [a-z_]+; retrying in ([0-9.]+)s`, "g"))].map((match) => Number(match[1]));
+    // 423 first: the short wait; then 429 at least the rate limit's second; then doubling up to the cap.
+    expect(waits("/actions/assign")).toEqual([0.1, 0.4, 0.8]);
+    expect(waits("/actions/delete_route")).toEqual([0.1]);
+    expect(waits("/actions/add_route")).toEqual([0.1]);
+  });
+
   it("a retry in the route lane never holds the floating IP lane", async () => {
     member.env.NATGW_BACKOFF_INITIAL_SECONDS = "0.2";
     member.env.NATGW_BACKOFF_MAX_SECONDS = "0.4";
