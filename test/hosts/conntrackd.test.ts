@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compile } from "../../src/compile.js";
-import { CONNTRACKD_CONFIG, CONNTRACKD_RUNTIME_CONFIG, INTERFACE_PLACEHOLDER } from "../../src/emit/hosts/conntrackd.js";
+import { CONNTRACKD_CONFIG, CONNTRACKD_RUNTIME_CONFIG, INTERFACE_TOKEN } from "../../src/emit/hosts/conntrackd.js";
 import { emitHosts } from "../../src/emit/hosts/hosts.js";
 import { SYNC_PORT } from "../../src/emit/hosts/nftables.js";
 import { EXAMPLES } from "../support/artifacts.js";
@@ -54,7 +54,7 @@ describe("conntrackd.conf and its drop-in", () => {
       expect(conf).toContain(`IPv4_Destination_Address ${peer.privateIp}`);
       expect(conf).toContain(`Port ${SYNC_PORT}`);
       expect(conf).toContain("DisableExternalCache on");
-      expect(conf.filter((line) => line.includes(INTERFACE_PLACEHOLDER))).toEqual([`Interface ${INTERFACE_PLACEHOLDER}`]);
+      expect(conf.filter((line) => line.includes(INTERFACE_TOKEN))).toEqual([`Interface ${INTERFACE_TOKEN}`]);
       const ignored = conf.slice(conf.indexOf("Address Ignore {") + 1, conf.indexOf("}", conf.indexOf("Address Ignore {")));
       expect(ignored).toEqual(["IPv4_address 127.0.0.1", `IPv4_address ${member.privateIp}`, `IPv4_address ${peer.privateIp}`]);
       const dropIn = member.files.get(DROP_IN)!.content;

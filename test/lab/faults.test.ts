@@ -5,16 +5,14 @@ import { reportFailures, stopAndCheck } from "./suite.js";
 import { failoverTable, measureFailover, Prober, type Failover } from "./traffic.js";
 
 /**
- * Faults cost little: a keepalived crash while the Cloud API answers each kind
- * of fault a takeover meets once (423 locked and 429 rate limited on the
- * floating IP's assign, 409 conflict on the route's delete, 500 on its add), with
- * actions that take 0.3 s, as on the second emulation of Hetzner the issue was
- * measured on. Egress must be back within 6 s of the failure.
+ * A keepalived crash while the Cloud API answers each kind of fault a takeover
+ * meets once (423 locked and 429 rate limited on the floating IP's assign, 409
+ * conflict on the route's delete, 500 on its add), with actions that take 0.3 s,
+ * as on the second emulation of Hetzner: every fault is met and asked again, and
+ * egress moves to the standby. How long it took is printed (3.8-4.0 s so far);
+ * speed is the benchmark's to hold to a goal, not this test's.
  */
 const skip = labSkipReason();
-
-/** The most egress may take to come back with every kind of fault answered once. */
-const EGRESS_WITH_FAULTS_MS = 6_000;
 
 describe.skipIf(skip)("lab: a failover with every kind of API fault answered once, 0.3 s actions", () => {
   let lab: Lab;
@@ -38,7 +36,7 @@ describe.skipIf(skip)("lab: a failover with every kind of API fault answered onc
     stopAndCheck(lab);
   });
 
-  it(`keepalived killed with 423, 429, 409 and 500 each answered once: egress back within ${EGRESS_WITH_FAULTS_MS / 1000} s`, async () => {
+  it("keepalived killed with 423, 429, 409 and 500 each answered once: every fault is met and retried, and egress moves", async () => {
     await lab.failNext("POST", "/actions/assign", 423, "locked");
     await lab.failNext("POST", "/actions/assign", 429, "rate_limit_exceeded");
     await lab.failNext("POST", "/actions/delete_route", 409, "conflict");
@@ -50,7 +48,6 @@ describe.skipIf(skip)("lab: a failover with every kind of API fault answered onc
     const posts = (await lab.cloudState()).requests.slice(requestsBefore).filter((request) => request.method === "POST");
     const count = (suffix: string) => posts.filter((request) => request.path.endsWith(suffix)).length;
     expect([count("/assign"), count("/delete_route"), count("/add_route")], "every fault was met and repeated").toEqual([3, 2, 2]);
-    expect(failover.resumed).toBeLessThanOrEqual(EGRESS_WITH_FAULTS_MS);
     await waitFor(`${first.name} to come back as BACKUP`, 15_000, () => first.vrrpState() === "BACKUP");
   });
 });

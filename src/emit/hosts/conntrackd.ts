@@ -36,10 +36,10 @@ export const CONNTRACKD_CONFIG = "/etc/natgw/conntrackd.conf";
  * which depends on the server type (enp7s0, ens10), and its configuration has no
  * include and no variables. The drop-in writes the configuration conntrackd
  * runs with, this file with the name `interfaces` finds in place of
- * INTERFACE_PLACEHOLDER, just before conntrackd starts.
+ * INTERFACE_TOKEN, just before conntrackd starts.
  */
 export const CONNTRACKD_RUNTIME_CONFIG = `${HOST_PATHS.runtimeDir}/conntrackd.conf`;
-export const INTERFACE_PLACEHOLDER = "@PRIVATE_INTERFACE@";
+export const INTERFACE_TOKEN = "@PRIVATE_INTERFACE@";
 
 /**
  * conntrackd refuses to start while its lock file exists, which a crash leaves
@@ -69,7 +69,7 @@ function conntrackdValues(context: MemberContext) {
     ...fileHeader(context),
     peer: label(peer.name),
     port: SYNC_PORT,
-    interfacePlaceholder: INTERFACE_PLACEHOLDER,
+    interfaceToken: INTERFACE_TOKEN,
     ownAddress: address(member.privateIp),
     peerAddress: address(peer.privateIp),
     hashSize: conntrackBuckets,
@@ -97,7 +97,7 @@ export const conntrackdFiles: HostFile[] = [
       shell: BINARIES.shell,
       interfaces: HOST_PATHS.interfaces,
       runtimeDir: HOST_PATHS.runtimeDir,
-      placeholder: INTERFACE_PLACEHOLDER,
+      token: INTERFACE_TOKEN,
       config: CONNTRACKD_CONFIG,
       runtimeConfig: CONNTRACKD_RUNTIME_CONFIG,
       lockFile: LOCK_FILE,
