@@ -157,6 +157,8 @@ export class Lab {
   readonly floatingIPs: { name: string; id: number; address: string }[] = [];
   private readonly namespaces: string[] = [];
   private readonly children: ChildProcess[] = [];
+  /** Lab programs that failed while the lab ran, each with its last words. */
+  private readonly failedPrograms: string[] = [];
   private cloudHost!: Host;
   private internetHost!: Host;
   private readonly controlSocket: string;
@@ -515,8 +517,19 @@ export class Lab {
     const lines = createInterface({ input: child.stdout! });
     return new Promise((resolvePromise, reject) => {
       lines.once("line", (line) => (line === "ready" ? resolvePromise({ child, lines }) : reject(new Error(`${program}: ${line}`))));
-      child.once("exit", (code) => reject(new Error(`${program} exited with ${code}: ${errors}`)));
+      child.once("exit", (code, signal) => {
+        const failure = `${program} in ${host.name} ${code === null ? `was killed by ${signal}` : `exited with ${code}`}: ${errors.trim()}`;
+        // A program that fails after it was ready (the internet's echo, a prober)
+        // would otherwise only show as traffic that stops, far from its cause.
+        if (code !== 0 && labs.has(this)) this.failedPrograms.push(failure);
+        reject(new Error(failure));
+      });
     });
+  }
+
+  /** Lab programs that failed while the lab ran (a test's own stop ends none): empty when all went well. */
+  get programFailures(): readonly string[] {
+    return this.failedPrograms;
   }
 
   /** Runs a command in a namespace in the background, output discarded, until the lab stops. */
@@ -533,18 +546,8 @@ export class Lab {
 
   private bundlePrograms(): string {
     const bin = this.programs;
-    const programs = join(ROOT, "test/lab/programs");
-    buildSync({
-      entryPoints: ["systemctl", "cloud", "echo", "prober", "flows", "connections", "held"].map((name) => join(programs, `${name}.ts`)),
-      outdir: bin,
-      outExtension: { ".js": ".mjs" },
-      bundle: true,
-      platform: "node",
-      format: "esm",
-      target: "node20",
-      logLevel: "error",
-    });
-    cpSync(join(programs, "reaper.py"), join(bin, "reaper.py"));
+    bundlePrograms(bin, ["systemctl", "cloud", "echo", "prober", "flows", "connections", "held"]);
+    cpSync(join(ROOT, "test/lab/programs/reaper.py"), join(bin, "reaper.py"));
     writeFileSync(join(bin, "systemctl"), `#!/bin/sh\nexec ${process.execPath} ${join(bin, "systemctl.mjs")} "$@"\n`);
     chmodSync(join(bin, "systemctl"), 0o755);
     return bin;
@@ -637,6 +640,20 @@ export class Lab {
     if (existsSync(this.directory)) found.push(`directory ${this.directory}`);
     return found;
   }
+}
+
+/** Bundles lab programs (programs/NAME.ts) into `bin` as NAME.mjs, each plain JavaScript that node starts as it is. */
+export function bundlePrograms(bin: string, names: readonly string[]): void {
+  buildSync({
+    entryPoints: names.map((name) => join(ROOT, "test/lab/programs", `${name}.ts`)),
+    outdir: bin,
+    outExtension: { ".js": ".mjs" },
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    logLevel: "error",
+  });
 }
 
 function requestOverSocket(socketPath: string, method: string, path: string, body: unknown, done: (status: number, text: string) => void) {

@@ -13,7 +13,7 @@
  */
 import { createSocket } from "node:dgram";
 import { createServer as createHttpServer } from "node:http";
-import { createServer } from "node:net";
+import { createServer, type Socket } from "node:net";
 import { createInterface } from "node:readline";
 
 /** The port whose connections stay open, for flows that must outlive a failover. */
@@ -24,6 +24,23 @@ const addresses = addressList.split(",").filter(Boolean);
 const ports = (list: string) => list.split(",").filter(Boolean).map(Number);
 const listening: Promise<void>[] = [];
 
+/**
+ * What a connection to a TCP port other than 80 gets. A client that resets its
+ * connection ends that connection only: the socket's errors (which readline
+ * passes on) are heard, since an unheard error would end the process and take
+ * the internet down for every other flow.
+ */
+function serve(port: number, socket: Socket): void {
+  socket.on("error", () => socket.destroy());
+  if (port !== STREAM_PORT) {
+    socket.end(`${socket.remoteAddress} ${socket.remotePort}\n`);
+    return;
+  }
+  createInterface({ input: socket })
+    .on("line", (line) => socket.write(`${line} ${socket.remoteAddress} ${socket.remotePort}\n`))
+    .on("error", () => undefined);
+}
+
 for (const port of ports(tcpPorts)) {
   const server =
     port === 80
@@ -31,12 +48,7 @@ for (const port of ports(tcpPorts)) {
           response.writeHead(200, { "Content-Type": "text/plain", "X-Source-Port": String(request.socket.remotePort) });
           response.end(`${request.socket.remoteAddress}\n`);
         })
-      : port === STREAM_PORT
-        ? createServer((socket) => {
-            socket.on("error", () => socket.destroy());
-            createInterface({ input: socket }).on("line", (line) => socket.write(`${line} ${socket.remoteAddress} ${socket.remotePort}\n`));
-          })
-        : createServer((socket) => socket.end(`${socket.remoteAddress} ${socket.remotePort}\n`));
+      : createServer((socket) => serve(port, socket));
   listening.push(new Promise((resolve) => server.listen(port, "0.0.0.0", resolve)));
 }
 
@@ -46,6 +58,8 @@ for (const port of ports(udpPorts)) for (const address of addresses) {
     // The probe's own text comes back first, so a prober can match answers to probes.
     socket.send(`${message.toString().trim()} ${sender.address} ${sender.port}\n`, sender.port, sender.address);
   });
+  // An answer that cannot leave is lost, as on the internet; the service goes on.
+  socket.on("error", () => undefined);
   listening.push(new Promise((resolve) => socket.bind(port, address, resolve)));
 }
 

@@ -31,7 +31,10 @@ udp.on("message", (message) => answer("udp", message.toString()));
 udp.on("error", (error) => print({ kind: "udp", event: "error", message: error.message }));
 tcp.on("error", (error) => print({ kind: "tcp", event: "error", message: error.message }));
 tcp.on("close", () => print({ kind: "tcp", event: "closed" }));
-createInterface({ input: tcp }).on("line", (line) => answer("tcp", line));
+// readline passes the socket's errors on: printed above, so ignored here.
+createInterface({ input: tcp })
+  .on("line", (line) => answer("tcp", line))
+  .on("error", () => undefined);
 tcp.once("connect", () => {
   udp.connect(Number(udpPort), host, () => {
     process.stdout.write("ready\n");
