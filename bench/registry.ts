@@ -6,10 +6,11 @@ import { datapathSection } from "./sections/datapath.js";
 import { failoverSection } from "./sections/failover.js";
 import { rulesetSection } from "./sections/ruleset.js";
 import { scalingSection } from "./sections/scaling.js";
+import { survivalSection } from "./sections/survival.js";
 
 /**
  * Every section of `npm run bench`, in the order they run and print. A section is
- * a module in bench/sections/ exporting a Section; datapath, connections and
- * failover run in the network lab (test/lab/).
+ * a module in bench/sections/ exporting a Section; datapath, connections,
+ * failover and survival run in the network lab (test/lab/).
  */
-export const SECTIONS: readonly Section[] = [buildSection, cliSection, scalingSection, rulesetSection, datapathSection, connectionsSection, failoverSection];
+export const SECTIONS: readonly Section[] = [buildSection, cliSection, scalingSection, rulesetSection, datapathSection, connectionsSection, failoverSection, survivalSection];

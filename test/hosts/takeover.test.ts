@@ -177,6 +177,7 @@ describe.skipIf(missingTools("/usr/bin/python3"))("the takeover program against 
     expect(waits("/actions/assign")).toEqual([0.1, 0.4, 0.8]);
     expect(waits("/actions/delete_route")).toEqual([0.1]);
     expect(waits("/actions/add_route")).toEqual([0.1]);
+    expect(api.pendingFailures, "every fault was met").toBe(0);
   });
 
   it("a retry in the route lane never holds the floating IP lane", async () => {

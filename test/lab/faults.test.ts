@@ -37,10 +37,7 @@ describe.skipIf(skip)("lab: a failover with every kind of API fault answered onc
   });
 
   it("keepalived killed with 423, 429, 409 and 500 each answered once: every fault is met and retried, and egress moves", async () => {
-    await lab.failNext("POST", "/actions/assign", 423, "locked");
-    await lab.failNext("POST", "/actions/assign", 429, "rate_limit_exceeded");
-    await lab.failNext("POST", "/actions/delete_route", 409, "conflict");
-    await lab.failNext("POST", "/actions/add_route", 500, "server_error");
+    await lab.failEachKindOnce();
     const requestsBefore = (await lab.cloudState()).requests.length;
     const failover = await measureFailover(lab, prober, "SIGKILL, four faults", second, () => first.crashKeepalived());
     failovers.push(failover);
@@ -48,6 +45,7 @@ describe.skipIf(skip)("lab: a failover with every kind of API fault answered onc
     const posts = (await lab.cloudState()).requests.slice(requestsBefore).filter((request) => request.method === "POST");
     const count = (suffix: string) => posts.filter((request) => request.path.endsWith(suffix)).length;
     expect([count("/assign"), count("/delete_route"), count("/add_route")], "every fault was met and repeated").toEqual([3, 2, 2]);
+    expect((await lab.cloudState()).pendingFaults).toBe(0);
     await waitFor(`${first.name} to come back as BACKUP`, 15_000, () => first.vrrpState() === "BACKUP");
   });
 });

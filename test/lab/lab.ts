@@ -484,6 +484,18 @@ export class Lab {
     await this.control("POST", "/fail", { method, pathSuffix, status, code, times });
   }
 
+  /**
+   * The next takeover meets every kind of fault the API answers once: 423 locked
+   * and 429 rate limited on a floating IP's assign, 409 conflict on a route's
+   * delete, 500 on its add.
+   */
+  async failEachKindOnce(): Promise<void> {
+    await this.failNext("POST", "/actions/assign", 423, "locked");
+    await this.failNext("POST", "/actions/assign", 429, "rate_limit_exceeded");
+    await this.failNext("POST", "/actions/delete_route", 409, "conflict");
+    await this.failNext("POST", "/actions/add_route", 500, "server_error");
+  }
+
   /** The Cloud API is down (every request answered 503, or its connection cut) until called with null. */
   async outage(mode: "unavailable" | "reset" | null): Promise<void> {
     await this.control("POST", "/outage", { mode });

@@ -1,8 +1,16 @@
 import type { ChildProcess } from "node:child_process";
 import type { Interface } from "node:readline";
-import type { Host, Lab } from "./lab.js";
-import { INTERNET } from "./lab.js";
-import type { Failover } from "./traffic.js";
+import type { Host, Lab, Member } from "./lab.js";
+import { INTERNET, waitFor } from "./lab.js";
+import { connectionLoop, measureFailover, Prober, type ConnectionCount, type Failover } from "./traffic.js";
+
+/**
+ * What established connections see through a failover, at scale: four workers
+ * hold 1,000 TCP connections and 100 UDP flows, each answered several times a
+ * second, while a fifth opens and closes connections all along. The lab tests
+ * (failover-connections.test.ts) hold the guarantee; the benchmark (bench's
+ * survival section) reports the figures, with and without API faults.
+ */
 
 /** One flow of programs/held.ts between two moments (its header says what each field means). */
 export interface HeldFlow {
@@ -110,14 +118,14 @@ export async function survival(held: readonly Held[], failover: Failover, patien
 }
 
 /** The figures as a table for the test output. */
-export function survivalTable(rows: readonly { case: string; failover: Failover; survival: Survival }[]): string {
+export function survivalTable(rows: readonly { failover: Failover; survival: Survival }[]): string {
   const seconds = (milliseconds: number) => (milliseconds / 1000).toFixed(2).padStart(8);
   return [
     "Established flows through a failover (seconds after the failure, or after egress came back for `late`)",
     `${"case".padEnd(30)}${"flows".padStart(7)}${"survived".padStart(10)}${"egress".padStart(8)}${"stall".padStart(8)}${"median".padStart(8)}${"late".padStart(8)}`,
-    ...rows.map(({ case: name, failover, survival: result }) =>
+    ...rows.map(({ failover, survival: result }) =>
       [
-        name.padEnd(30),
+        failover.case.padEnd(30),
         String(result.flows).padStart(7),
         `${((100 * result.survived) / Math.max(1, result.flows)).toFixed(1)} %`.padStart(10),
         seconds(failover.resumed),
@@ -127,4 +135,134 @@ export function survivalTable(rows: readonly { case: string; failover: Failover;
       ].join(""),
     ),
   ].join("\n");
+}
+
+/** A spec to fail over, with the workers around it. */
+export interface SurvivalSetup {
+  readonly spec: string;
+  /** Four workers carrying the held flows, and one opening and closing connections. */
+  readonly workers: Readonly<Record<"w1" | "w2" | "w3" | "w4" | "churn", string>>;
+  /** Each held worker's range of source addresses, for specs with port blocks. */
+  readonly ranges?: Readonly<Record<"w1" | "w2" | "w3" | "w4", string>>;
+  readonly egressIPs: readonly string[];
+  /**
+   * How often the prober opens a new UDP flow. Each one holds a port of its
+   * source's block for the UDP timeout (30 s): with 1,024 ports per source and
+   * destination, one every 20 ms would use the block up within 20 s, and the
+   * probes would measure that limit instead of the failover.
+   */
+  readonly proberIntervalMs: number;
+}
+
+/** examples/ha.yaml (the kernel's SNAT port choice), and examples/ports.yaml (fixed port blocks over two egress IPs, from many sources). */
+export const SURVIVAL_SETUPS: readonly SurvivalSetup[] = [
+  { spec: "examples/ha.yaml", workers: { w1: "10.0.2.11", w2: "10.0.2.12", w3: "10.0.2.13", w4: "10.0.2.14", churn: "10.0.2.15" }, egressIPs: ["192.0.2.10"], proberIntervalMs: 20 },
+  {
+    spec: "examples/ports.yaml",
+    workers: { w1: "10.30.8.0", w2: "10.30.8.16", w3: "10.30.8.32", w4: "10.30.8.48", churn: "10.30.8.60" },
+    ranges: { w1: "10.30.8.0/28", w2: "10.30.8.16/28", w3: "10.30.8.32/28", w4: "10.30.8.48/29" },
+    egressIPs: ["192.0.2.10", "192.0.2.11"],
+    proberIntervalMs: 50,
+  },
+];
+
+/** A way the active member fails, and how it comes back as the standby. */
+export interface Failure {
+  readonly name: string;
+  /**
+   * Whether the failed member forwards until the takeover moves its traffic
+   * (keepalived alone failed), or nothing forwards in between (its link is gone).
+   */
+  readonly forwardsUntilTakeover: boolean;
+  readonly fail: (lab: Lab, active: Member) => void;
+  readonly recover: (lab: Lab, failed: Member) => Promise<void>;
+}
+
+async function backAsStandby(member: Member): Promise<void> {
+  await waitFor(`${member.name} to come back as BACKUP`, 15_000, () => member.vrrpState() === "BACKUP");
+}
+
+export const FAILURES: readonly Failure[] = [
+  {
+    name: "keepalived killed (SIGKILL)",
+    forwardsUntilTakeover: true,
+    fail: (_, active) => active.crashKeepalived(),
+    // systemd's Restart= brings it back.
+    recover: (_, failed) => backAsStandby(failed),
+  },
+  {
+    name: "keepalived stopped (SIGTERM)",
+    forwardsUntilTakeover: true,
+    fail: (_, active) => void active.must(["systemctl", "stop", "keepalived.service"]),
+    recover: async (_, failed) => {
+      failed.must(["systemctl", "start", "keepalived.service"]);
+      await backAsStandby(failed);
+    },
+  },
+  {
+    name: "private link cut",
+    forwardsUntilTakeover: false,
+    fail: (lab, active) => lab.cutPrivateLink(active),
+    recover: async (lab, failed) => {
+      lab.restorePrivateLink(failed);
+      await backAsStandby(failed);
+    },
+  },
+];
+
+/** One failover with flows: what the prober, the held flows and the new connections saw. */
+export interface FailoverWithFlows {
+  readonly failed: Member;
+  readonly to: Member;
+  readonly failover: Failover;
+  readonly survival: Survival;
+  readonly churn: ConnectionCount;
+}
+
+/**
+ * A deployed lab of a setup with its traffic running: the prober's new UDP
+ * flows and the churn from one worker, the held flows from the four others.
+ */
+export class FlowsLab {
+  private constructor(
+    readonly lab: Lab,
+    readonly setup: SurvivalSetup,
+    private readonly prober: Prober,
+    private readonly held: readonly Held[],
+  ) {}
+
+  /** Starts the traffic in `lab`, deployed from the setup's spec, with the setup's workers. */
+  static async start(lab: Lab, setup: SurvivalSetup): Promise<FlowsLab> {
+    for (const [name, range] of Object.entries(setup.ranges ?? {})) lab.addWorkerRange(name, range);
+    const prober = await Prober.start(lab, lab.worker("churn"), setup.proberIntervalMs);
+    const held: Held[] = [];
+    for (const name of ["w1", "w2", "w3", "w4"] as const) {
+      held.push(await Held.start(lab, lab.worker(name), { tcp: 250, udp: 25, sources: setup.ranges?.[name] }));
+    }
+    return new FlowsLab(lab, setup, prober, held);
+  }
+
+  /** Fails the active member while connections open and close, and tells what every flow saw. */
+  async fail(failure: Failure): Promise<FailoverWithFlows> {
+    const failed = await this.lab.settled();
+    const to = this.lab.members.find((member) => member !== failed)!;
+    // One loop: each new connection holds a port of the churn worker's block for
+    // TIME_WAIT; four loops opened hundreds a second, far more than a 1,024-port
+    // block holds, and measured that limit rather than the failover.
+    const churning = connectionLoop(this.lab, this.lab.worker("churn"), { destinations: [INTERNET.echo], port: INTERNET.streamPort, parallel: 1, countFrom: Date.now(), milliseconds: 12_000, timeoutMs: 1_000 });
+    // Awaited whatever happens below: the lab's end would otherwise fail it unseen.
+    const churn = churning.then((count) => count, (error: Error) => error);
+    try {
+      const failover = await measureFailover(this.lab, this.prober, failure.name, to, () => failure.fail(this.lab, failed));
+      return { failed, to, failover, survival: await survival(this.held, failover), churn: await finished(churn) };
+    } finally {
+      await churn;
+    }
+  }
+}
+
+async function finished(churn: Promise<ConnectionCount | Error>): Promise<ConnectionCount> {
+  const count = await churn;
+  if (count instanceof Error) throw count;
+  return count;
 }

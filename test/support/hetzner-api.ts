@@ -113,6 +113,11 @@ export class FakeHetznerApi {
     this.failures.push({ method, pathSuffix, status, code, remaining: times });
   }
 
+  /** Error answers given by failNext that no request has met yet. */
+  get pendingFailures(): number {
+    return this.failures.reduce((sum, failure) => sum + failure.remaining, 0);
+  }
+
   /**
    * The next `times` actions of `command` (e.g. "assign_floating_ip") change
    * nothing and end in error, as Hetzner reports an action that failed after it

@@ -25,4 +25,6 @@ export interface CloudState {
   readonly held: boolean;
   /** Actions posted that have not succeeded yet. */
   readonly pendingActions: number;
+  /** Error answers asked for (POST /fail) that no request has met yet. */
+  readonly pendingFaults: number;
 }

@@ -118,6 +118,7 @@ const control = createHttpServer((request, response) => {
         changes,
         held,
         pendingActions: api.pendingActions,
+        pendingFaults: api.pendingFailures,
       };
       return send(response, 200, JSON.stringify(state), "application/json");
     }
