@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { basename, join } from "node:path";
-import { FAILURES, FlowsLab, SURVIVAL_SETUPS, type FailoverWithFlows } from "../../test/lab/survival.js";
+import { FAILURES, FailoverTraffic, SURVIVAL_SETUPS, type FailoverWithFlows } from "../../test/lab/survival.js";
 import { BenchError, median, wholeNumberSetting } from "../measure.js";
 import type { Section } from "../section.js";
 import type { Table } from "../table.js";
@@ -32,7 +32,7 @@ interface Row {
 export const survivalSection: Section = {
   name: "survival",
   title: "Failover at scale: what established connections see",
-  method: `In the network lab, on examples/ha.yaml and on examples/ports.yaml (fixed blocks of 1,024 ports over two egress IPs): four workers hold 250 TCP connections and 25 UDP flows each to the internet's echo service, every flow sending a line 5 times a second and reading the answer (the egress IP and port the internet saw; test/lab/programs/held.ts); a fifth worker opens and closes TCP connections all along and sends a UDP probe from a new socket every 20 ms (50 ms with port blocks), whose first answer through the new member marks egress working again. The active member then fails, three times for each kind (NATGW_BENCH_SURVIVAL_FAILOVERS sets how many), the members taking turns: keepalived killed with SIGKILL, keepalived stopped (SIGTERM, its goodbye advert sent), its private link cut at the cloud's end. Each kind runs with the emulated API answering every call, then with each kind of fault a takeover meets answered once (423 locked and 429 rate limited on the floating IP's assign, 409 conflict on the route's delete, 500 on its add); its actions take ${ACTION_SECONDS} s. For every held flow: whether it survived (the same socket, still answered, only ever from the egress IP and port it had), its stall (the longest time without an answer, from the failure), and how late it answered again after egress worked through the new member. Failover time is from the failure to egress through the new member.`,
+  method: `In the network lab, on examples/ha.yaml and on examples/ports.yaml (fixed blocks of 1,024 ports over two egress IPs): four workers hold 250 TCP connections and 25 UDP flows each to the internet's echo service, every flow sending a line 5 times a second and reading the answer (the egress IP and port the internet saw; test/lab/programs/held.ts); a fifth worker opens and closes TCP connections all along and sends a UDP probe from a new socket every 20 ms (50 ms with port blocks), whose first answer through the new member marks egress working again. The active member then fails, three times for each kind (NATGW_BENCH_SURVIVAL_FAILOVERS sets how many), the members taking turns: keepalived killed with SIGKILL, keepalived stopped (SIGTERM, its goodbye advert sent), its private link cut at the cloud's end. Each kind runs with the emulated API answering every call, then with each kind of fault a takeover meets answered once (423 locked and 429 rate limited on the floating IP's assign, 409 conflict on the route's delete, 500 on its add); its actions take ${ACTION_SECONDS} s. Times are from the failure: the new member's keepalived reports MASTER, the emulated cloud has routed every floating IP and the route to it, and egress works through it (the prober's first answer after that: the failover time). For every held flow: whether it survived (the same socket, still answered, only ever from the egress IP and port it had), its stall (the longest time without an answer, from the failure), and how late it answered again after egress worked through the new member.`,
   unavailable: () => labUnavailable(),
   async run(context) {
     const failovers = configuredFailovers();
@@ -41,14 +41,14 @@ export const survivalSection: Section = {
       const spec = readFileSync(join(context.repository, setup.spec), "utf8");
       const { lab, stop } = await deployedLab(context.scratch, basename(setup.spec, ".yaml"), spec, { workers: setup.workers, actionSeconds: ACTION_SECONDS });
       try {
-        const flows = await FlowsLab.start(lab, setup);
+        const traffic = await FailoverTraffic.start(lab, setup);
         for (const { faults, label } of FAULT_SETTINGS) {
           for (const failure of FAILURES) {
             const runs: FailoverWithFlows[] = [];
             for (let run = 1; run <= failovers; run += 1) {
               context.progress(`${setup.spec}, ${failure.name}, faults: ${label}: ${run} of ${failovers}`);
               if (faults) await lab.failEachKindOnce();
-              const result = await flows.fail(failure);
+              const result = await traffic.fail(failure);
               const unmet = (await lab.cloudState()).pendingFaults;
               if (unmet > 0) throw new BenchError(`${setup.spec}, ${failure.name}: the takeover met ${unmet} of the faults it was given only after the failover`);
               runs.push(result);
@@ -75,12 +75,14 @@ const latest = (row: Row) => Math.max(...row.runs.map((run) => run.survival.late
 function table(rows: readonly Row[], failovers: number): Table {
   return {
     title: `Established flows through a failover (${failovers} of each; seconds after the failure, or after egress through the new member for "late")`,
-    columns: ["spec", "failure", "API faults", "flows survived", "failover (median)", "(max)", "longest stall (median)", "(max)", "median stall", "late (max)"],
+    columns: ["spec", "failure", "API faults", "flows survived", "MASTER (median)", "routed (median)", "failover (median)", "(max)", "longest stall (median)", "(max)", "median stall", "late (max)"],
     rows: rows.map((row) => [
       row.spec,
       row.failure,
       row.faults,
       `${survived(row)} of ${flows(row)} (${percent(survived(row), flows(row))})`,
+      seconds(median(row.runs.map((run) => run.failover.master))),
+      seconds(median(row.runs.map((run) => run.failover.moved))),
       seconds(median(failoverTimes(row))),
       seconds(Math.max(...failoverTimes(row))),
       seconds(median(row.runs.map((run) => run.survival.longestStall))),

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Lab, labSkipReason } from "./lab.js";
 import { reportFailures, stopAndCheck } from "./suite.js";
-import { FAILURES, FlowsLab, SURVIVAL_SETUPS, survivalTable, type FailoverWithFlows } from "./survival.js";
+import { FAILURES, FailoverTraffic, SURVIVAL_SETUPS, survivalTable, type FailoverWithFlows } from "./survival.js";
 
 /**
  * What a client sees during a failover, at scale: 1,000 established TCP
@@ -28,14 +28,14 @@ for (const setup of SURVIVAL_SETUPS) {
   describe.skipIf(skip)(`lab: 1,000 established connections through every failover of ${setup.spec}`, () => {
     let lab: Lab;
     reportFailures(() => lab);
-    let flows: FlowsLab;
+    let traffic: FailoverTraffic;
     const rows: FailoverWithFlows[] = [];
 
     beforeAll(async () => {
       lab = await Lab.create({ specs: [setup.spec], workers: setup.workers });
       const { pushes } = await lab.deploy();
       for (const push of pushes) expect(push.status, push.stderr).toBe(0);
-      flows = await FlowsLab.start(lab, setup);
+      traffic = await FailoverTraffic.start(lab, setup);
     }, 300_000);
 
     afterAll(() => {
@@ -45,7 +45,7 @@ for (const setup of SURVIVAL_SETUPS) {
 
     for (const failure of FAILURES) {
       it(`the active member fails: ${failure.name}`, async () => {
-        const result = await flows.fail(failure);
+        const result = await traffic.fail(failure);
         rows.push(result);
         const { survival, failover, churn } = result;
         // When nothing forwards until the takeover is through (a cut link), every TCP

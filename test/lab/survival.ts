@@ -220,26 +220,26 @@ export interface FailoverWithFlows {
 }
 
 /**
- * A deployed lab of a setup with its traffic running: the prober's new UDP
- * flows and the churn from one worker, the held flows from the four others.
+ * The traffic failovers are measured against, in a lab deployed from a setup's
+ * spec: new UDP flows (the prober) and connections that open and close (the
+ * churn) from one worker, the held flows from the four others.
  */
-export class FlowsLab {
+export class FailoverTraffic {
   private constructor(
-    readonly lab: Lab,
-    readonly setup: SurvivalSetup,
+    private readonly lab: Lab,
     private readonly prober: Prober,
     private readonly held: readonly Held[],
   ) {}
 
-  /** Starts the traffic in `lab`, deployed from the setup's spec, with the setup's workers. */
-  static async start(lab: Lab, setup: SurvivalSetup): Promise<FlowsLab> {
+  /** Starts the traffic in `lab`, deployed from the setup's spec with the setup's workers. */
+  static async start(lab: Lab, setup: SurvivalSetup): Promise<FailoverTraffic> {
     for (const [name, range] of Object.entries(setup.ranges ?? {})) lab.addWorkerRange(name, range);
     const prober = await Prober.start(lab, lab.worker("churn"), setup.proberIntervalMs);
     const held: Held[] = [];
     for (const name of ["w1", "w2", "w3", "w4"] as const) {
       held.push(await Held.start(lab, lab.worker(name), { tcp: 250, udp: 25, sources: setup.ranges?.[name] }));
     }
-    return new FlowsLab(lab, setup, prober, held);
+    return new FailoverTraffic(lab, prober, held);
   }
 
   /** Fails the active member while connections open and close, and tells what every flow saw. */
