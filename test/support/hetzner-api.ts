@@ -1,3 +1,8 @@
+/*
+ * One file of over 300 lines: FakeHetznerApi is one object whose resources,
+ * actions and injected faults share its state; the shapes of its answers have a
+ * file of their own (hetzner-api-shapes.ts).
+ */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { actionJson, errorJson, floatingIPJson, HA_NETWORK, networkJson, type ActionResource, type ActionState, type NetworkDescription, type Route } from "./hetzner-api-shapes.js";
