@@ -12,6 +12,7 @@ export type Role =
   | "script"
   | "cloud-init"
   | "scrape-config"
+  | "alert-rules"
   | "config";
 
 /** Permissions of a file on the host and in the output directory. */

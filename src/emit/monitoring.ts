@@ -18,24 +18,49 @@ function values(gateway: GatewayModel) {
   };
 }
 
+/** The share of conntrack's limit above which a member is told to be nearly full. */
+const CONNTRACK_ALERT_RATIO = 0.8;
+
+/** Drops a second, for 10 minutes, that make a member worth a look (by reason). */
+const DROPS_ALERT_PER_SECOND = 1;
+
+/** What the alerting rules need beside the scrape config's values; the HA rules only in HA. */
+function alertValues(gateway: GatewayModel) {
+  const common = {
+    ...values(gateway),
+    ha: gateway.mode === "ha",
+    conntrackRatio: CONNTRACK_ALERT_RATIO,
+    conntrackPercent: Math.round(CONNTRACK_ALERT_RATIO * 100),
+    dropsPerSecond: DROPS_ALERT_PER_SECOND,
+  };
+  return { ...common, groups: render("monitoring/alert-groups.yaml.njk", common).trimEnd() };
+}
+
 /**
  * For every gateway with metrics: a Prometheus/vmagent scrape config and a
  * VMStaticScrape for the VictoriaMetrics operator, listing every member's
- * private IP and metrics port with gateway and member labels. The scraper must
- * sit on the private network: node-exporter listens on the private IP only.
+ * private IP and metrics port with gateway and member labels (the scraper must
+ * sit on the private network: node-exporter listens on the private IP only),
+ * and the alerting rules for those metrics, as a rules file and as a VMRule.
  */
 export function emitMonitoring(model: Model): Artifact[] {
   return model.gateways
     .filter((gateway) => gateway.metrics.enabled)
     .flatMap((gateway) => {
-      const artifact = (name: string): Artifact => ({
+      const artifact = (name: string, role: "scrape-config" | "alert-rules", fileValues: Record<string, unknown>): Artifact => ({
         path: `monitoring/${label(gateway.name)}-${name}.yaml`,
-        role: "scrape-config",
+        role,
         gateway: gateway.name,
         member: null,
         fileMode: "0644",
-        content: render(`monitoring/${name}.yaml.njk`, values(gateway)),
+        content: render(`monitoring/${name}.yaml.njk`, fileValues),
       });
-      return [artifact("scrape"), artifact("vmstaticscrape")];
+      const alerts = alertValues(gateway);
+      return [
+        artifact("scrape", "scrape-config", values(gateway)),
+        artifact("vmstaticscrape", "scrape-config", values(gateway)),
+        artifact("alerts", "alert-rules", alerts),
+        artifact("vmrule", "alert-rules", alerts),
+      ];
     });
 }
