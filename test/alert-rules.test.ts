@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import type { Artifact } from "../src/emit/artifact.js";
 import { parseExposition, runScript, scratch, scratchHost } from "./hosts/metrics-host.js";
@@ -12,7 +12,8 @@ import { missingTools, run } from "./support/tools.js";
  * The alerting rules every gateway with metrics gets (monitoring/<gateway>-alerts.yaml
  * and the same rules as a VMRule), held to Prometheus's own promtool: the files
  * load, and each alert fires on the series of the failure it names and stays
- * quiet on a healthy one. Every metric they read is one the members export.
+ * quiet on a healthy one. Every metric they and the gateway's Grafana dashboard
+ * (monitoring/<gateway>-dashboard.json) read is one the members export.
  */
 interface Rule {
   readonly alert: string;
@@ -104,19 +105,80 @@ describe.skipIf(missingTools("promtool"))("alerting rules, with promtool", () =>
   }
 });
 
-describe.skipIf(missingTools("bash", "jq", "curl"))("alerting rules and the members' metrics", () => {
-  it("read only metrics the members export (the metrics program with every source present, the probe on)", () => {
+interface Dashboard {
+  readonly uid: string;
+  readonly templating: { readonly list: readonly { readonly name: string; readonly type: string }[] };
+  readonly panels: readonly {
+    readonly id: number;
+    readonly title: string;
+    readonly datasource: { readonly uid: string };
+    readonly gridPos: { readonly x: number; readonly y: number; readonly w: number; readonly h: number };
+    readonly targets: readonly { readonly expr: string }[];
+  }[];
+}
+
+const dashboards = artifacts.filter((artifact) => artifact.role === "dashboard");
+const dashboard = (file: Artifact) => JSON.parse(file.content) as Dashboard;
+
+describe("the Grafana dashboard", () => {
+  it("every gateway with metrics has one, its panels on the chosen Prometheus data source, side by side without overlapping", () => {
+    expect(dashboards.map((file) => file.path)).toEqual(alertFiles.map((file) => file.path.replace("-alerts.yaml", "-dashboard.json")));
+    for (const file of dashboards) {
+      const { uid, templating, panels } = dashboard(file);
+      expect(uid).toBe(`natgw-${file.gateway}`);
+      expect(templating.list).toContainEqual(expect.objectContaining({ name: "datasource", type: "datasource" }));
+      expect(new Set(panels.map((panel) => panel.id)).size).toBe(panels.length);
+      const cells = new Set<string>();
+      for (const panel of panels) {
+        expect(panel.datasource.uid, panel.title).toBe("${datasource}");
+        expect(panel.gridPos.x + panel.gridPos.w, panel.title).toBeLessThanOrEqual(24);
+        for (let x = panel.gridPos.x; x < panel.gridPos.x + panel.gridPos.w; x += 1) {
+          for (let y = panel.gridPos.y; y < panel.gridPos.y + panel.gridPos.h; y += 1) {
+            expect(cells.has(`${x},${y}`), `${file.path}: ${panel.title} overlaps another panel`).toBe(false);
+            cells.add(`${x},${y}`);
+          }
+        }
+      }
+    }
+  });
+
+  it("HA dashboards show VRRP, takeovers and sync; Single mode's do not", () => {
+    const titles = (gateway: string) => dashboard(dashboards.find((file) => file.gateway === gateway)!).panels.map((panel) => panel.title);
+    expect(titles("prod-egress")).toEqual(expect.arrayContaining(["VRRP state", "Takeovers (per hour, by result)", "Connection-state sync"]));
+    expect(titles("dev-egress").filter((title) => /VRRP|Takeover|sync/.test(title))).toEqual([]);
+  });
+});
+
+describe.skipIf(missingTools("bash", "jq", "curl"))("alerting rules, the dashboard and the members' metrics", () => {
+  const used = (expr: string) => [...expr.matchAll(/\b(natgw_[a-z_]+)/g)].map((match) => match[1]!);
+  let exported: Set<string>;
+
+  // The metrics program, with every source present and the probe on, writes every natgw metric.
+  beforeAll(() => {
     const script = hostFiles("/usr/local/lib/natgw/metrics").find((artifact) => artifact.member === "prod-egress-1")!;
     const host = scratchHost("alerts", { rulesetLoaded: true, vrrpState: "MASTER\n", takeovers: '{"result":"ok","durationSeconds":1}\n', takeoverRounds: "1\n" });
     writeFileSync(join(host.root, "probe"), "ok\n");
     const result = runScript(script, { ...host.env, NATGW_PROBE_URL: `file://${host.root}/probe` }, host.root);
     expect(result.status, result.stderr).toBe(0);
-    const exported = new Set([...parseExposition(readFileSync(join(host.textfile, "natgw.prom"), "utf8")).keys()].map((sample) => sample.replace(/\{.*$/, "")));
-    expect(exported.has("natgw_egress_probe_success"), "the probe's metrics are in the output").toBe(true);
+    exported = new Set([...parseExposition(readFileSync(join(host.textfile, "natgw.prom"), "utf8")).keys()].map((sample) => sample.replace(/\{.*$/, "")));
+  });
+
+  it("the metrics program wrote every family, the probe's too", () => {
+    expect(exported.has("natgw_egress_probe_success")).toBe(true);
+    expect(exported.has("natgw_sync_up")).toBe(true);
+  });
+
+  it("the alerting rules read only metrics the members export", () => {
     for (const file of alertFiles) {
-      for (const rule of rules(file)) {
-        const used = [...rule.expr.matchAll(/\b(natgw_[a-z_]+)/g)].map((match) => match[1]!);
-        expect(used.filter((metric) => !exported.has(metric)), `${file.path} ${rule.alert}`).toEqual([]);
+      for (const rule of rules(file)) expect(used(rule.expr).filter((metric) => !exported.has(metric)), `${file.path} ${rule.alert}`).toEqual([]);
+    }
+  });
+
+  it("the dashboard's panels read only metrics the members export", () => {
+    for (const file of dashboards) {
+      for (const panel of dashboard(file).panels) {
+        const metrics = panel.targets.flatMap((target) => used(target.expr));
+        expect(metrics.filter((metric) => !exported.has(metric)), `${file.path} ${panel.title}`).toEqual([]);
       }
     }
   });

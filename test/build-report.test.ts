@@ -150,8 +150,8 @@ describe("natgw build's report", () => {
     expect(natgw(["build", sshChanged, "examples/single.yaml", "--out", out]).code).toBe(0);
 
     const removed = natgw(["build", sshChanged, "--out", out]);
-    expect(removed.stdout).toMatch(new RegExp(`^${out}: added 0, changed 0, removed 28, unchanged \\d+\n`));
-    expect(removed.stdout).toContain(["  - hosts/dev-egress-1/ (20 files)", "  - modules/dev-egress/main.tf.json", "  - monitoring/dev-egress-alerts.yaml", "  - monitoring/dev-egress-scrape.yaml"].join("\n"));
+    expect(removed.stdout).toMatch(new RegExp(`^${out}: added 0, changed 0, removed 29, unchanged \\d+\n`));
+    expect(removed.stdout).toContain(["  - hosts/dev-egress-1/ (20 files)", "  - modules/dev-egress/main.tf.json", "  - monitoring/dev-egress-alerts.yaml", "  - monitoring/dev-egress-dashboard.json", "  - monitoring/dev-egress-scrape.yaml"].join("\n"));
     expect(removed.stdout).toContain("  - stacks/dev-egress/cdk.tf.json\n\nnext:\n");
     expect(removed.stdout).not.toContain("stacks/dev-egress init");
 

@@ -89,7 +89,7 @@ describe("a rebuild", () => {
     expect(result.changes.removed).toContain("hosts/dev-egress-1/cloud-init.yaml");
     expect(readdirSync(join(out, "hosts"))).toEqual(["prod-egress-1", "prod-egress-2"]);
     expect(listing(join(out, "stacks/dev-egress"))).toEqual([expect.stringMatching(/^terraform\.dev-egress\.tfstate file /)]);
-    expect(readdirSync(join(out, "monitoring")).sort()).toEqual(["prod-egress-alerts.yaml", "prod-egress-scrape.yaml", "prod-egress-vmrule.yaml", "prod-egress-vmstaticscrape.yaml"]);
+    expect(readdirSync(join(out, "monitoring")).sort()).toEqual(["prod-egress-alerts.yaml", "prod-egress-dashboard.json", "prod-egress-scrape.yaml", "prod-egress-vmrule.yaml", "prod-egress-vmstaticscrape.yaml"]);
     expectWritten(out, rebuilt);
   });
 

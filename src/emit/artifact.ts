@@ -13,6 +13,7 @@ export type Role =
   | "cloud-init"
   | "scrape-config"
   | "alert-rules"
+  | "dashboard"
   | "config";
 
 /** Permissions of a file on the host and in the output directory. */

@@ -9,6 +9,8 @@ function values(gateway: GatewayModel) {
   return {
     gateway: label(gateway.name),
     jobName: `natgw-${label(gateway.name)}`,
+    // The VRRP, takeover and sync rules and panels are HA's alone.
+    ha: gateway.mode === "ha",
     // The metrics script refreshes every 15 s: scraping more often reads the same values.
     scrapeIntervalSeconds: METRICS_INTERVAL_SECONDS,
     members: gateway.members.map((member) => ({
@@ -24,11 +26,10 @@ const CONNTRACK_ALERT_RATIO = 0.8;
 /** Drops a second, for 10 minutes, that make a member worth a look (by reason). */
 const DROPS_ALERT_PER_SECOND = 1;
 
-/** What the alerting rules need beside the scrape config's values; the HA rules only in HA. */
+/** What the alerting rules need beside the scrape config's values. */
 function alertValues(gateway: GatewayModel) {
   const common = {
     ...values(gateway),
-    ha: gateway.mode === "ha",
     conntrackRatio: CONNTRACK_ALERT_RATIO,
     conntrackPercent: Math.round(CONNTRACK_ALERT_RATIO * 100),
     dropsPerSecond: DROPS_ALERT_PER_SECOND,
@@ -41,26 +42,28 @@ function alertValues(gateway: GatewayModel) {
  * VMStaticScrape for the VictoriaMetrics operator, listing every member's
  * private IP and metrics port with gateway and member labels (the scraper must
  * sit on the private network: node-exporter listens on the private IP only),
- * and the alerting rules for those metrics, as a rules file and as a VMRule.
+ * the alerting rules for those metrics, as a rules file and as a VMRule, and a
+ * Grafana dashboard of them.
  */
 export function emitMonitoring(model: Model): Artifact[] {
   return model.gateways
     .filter((gateway) => gateway.metrics.enabled)
     .flatMap((gateway) => {
-      const artifact = (name: string, role: "scrape-config" | "alert-rules", fileValues: Record<string, unknown>): Artifact => ({
-        path: `monitoring/${label(gateway.name)}-${name}.yaml`,
+      const artifact = (name: string, role: "scrape-config" | "alert-rules" | "dashboard", fileValues: Record<string, unknown>): Artifact => ({
+        path: `monitoring/${label(gateway.name)}-${name}`,
         role,
         gateway: gateway.name,
         member: null,
         fileMode: "0644",
-        content: render(`monitoring/${name}.yaml.njk`, fileValues),
+        content: render(`monitoring/${name}.njk`, fileValues),
       });
       const alerts = alertValues(gateway);
       return [
-        artifact("scrape", "scrape-config", values(gateway)),
-        artifact("vmstaticscrape", "scrape-config", values(gateway)),
-        artifact("alerts", "alert-rules", alerts),
-        artifact("vmrule", "alert-rules", alerts),
+        artifact("scrape.yaml", "scrape-config", values(gateway)),
+        artifact("vmstaticscrape.yaml", "scrape-config", values(gateway)),
+        artifact("alerts.yaml", "alert-rules", alerts),
+        artifact("vmrule.yaml", "alert-rules", alerts),
+        artifact("dashboard.json", "dashboard", values(gateway)),
       ];
     });
 }
