@@ -1,5 +1,5 @@
 import type { GatewayModel, Model } from "../resolve/model.js";
-import type { Artifact } from "./artifact.js";
+import type { Artifact, Role } from "./artifact.js";
 import { METRICS_INTERVAL_SECONDS } from "./hosts/metrics.js";
 import { render } from "./hosts/render.js";
 import { address, label, metricsPort } from "./hosts/safe.js";
@@ -49,7 +49,7 @@ export function emitMonitoring(model: Model): Artifact[] {
   return model.gateways
     .filter((gateway) => gateway.metrics.enabled)
     .flatMap((gateway) => {
-      const artifact = (name: string, role: "scrape-config" | "alert-rules" | "dashboard", fileValues: Record<string, unknown>): Artifact => ({
+      const artifact = (name: string, role: Role, fileValues: Record<string, unknown>): Artifact => ({
         path: `monitoring/${label(gateway.name)}-${name}`,
         role,
         gateway: gateway.name,
@@ -57,13 +57,14 @@ export function emitMonitoring(model: Model): Artifact[] {
         fileMode: "0644",
         content: render(`monitoring/${name}.njk`, fileValues),
       });
+      const scrape = values(gateway);
       const alerts = alertValues(gateway);
       return [
-        artifact("scrape.yaml", "scrape-config", values(gateway)),
-        artifact("vmstaticscrape.yaml", "scrape-config", values(gateway)),
+        artifact("scrape.yaml", "scrape-config", scrape),
+        artifact("vmstaticscrape.yaml", "scrape-config", scrape),
         artifact("alerts.yaml", "alert-rules", alerts),
         artifact("vmrule.yaml", "alert-rules", alerts),
-        artifact("dashboard.json", "dashboard", values(gateway)),
+        artifact("dashboard.json", "dashboard", scrape),
       ];
     });
 }
