@@ -51,12 +51,14 @@ describe("compareIndexes", () => {
 });
 
 describe("nextSteps", () => {
-  it("finds each gateway's stack, the workers' files and the host files in examples/policies.yaml", () => {
+  it("finds each gateway's stack, the workers' files, the host files, the page and monitoring in examples/policies.yaml", () => {
     expect(nextSteps(indexEntries(buildExample("policies")))).toEqual({
       stacks: [{ gateway: "edge-egress", directory: "stacks/edge-egress" }],
       modules: [{ gateway: "edge-egress", directory: "modules/edge-egress" }],
       workerFiles: ["nodes"],
       hostFiles: ["hosts"],
+      diagrams: [{ gateway: "edge-egress", path: "diagrams/edge-egress.md" }],
+      monitoring: ["monitoring"],
     });
   });
 
@@ -73,6 +75,8 @@ describe("nextSteps", () => {
       modules: [{ gateway: "a", directory: "modules/a" }],
       workerFiles: [],
       hostFiles: ["hosts"],
+      diagrams: [],
+      monitoring: [],
     });
   });
 });
@@ -89,6 +93,8 @@ describe("formatBuildReport", () => {
         "  terraform -chdir=out/stacks/prod-egress init && terraform -chdir=out/stacks/prod-egress plan",
         "  out/modules/prod-egress/: prod-egress as a Terraform module, to call from a configuration of your own instead of its stack",
         "  out/nodes/: into each worker's user-data: its default route via the network's router, whose routes lead to the gateway",
+        "  out/diagrams/prod-egress.md: prod-egress at a glance: its picture (Mermaid), egress IPs, policies and capacity",
+        "  out/monitoring/: scrape configs, alert rules and Grafana dashboards, for your Prometheus or VictoriaMetrics",
         "  out/hosts/: reference copies of what the stacks send to the members; nothing to copy by hand",
         "",
       ].join("\n"),
@@ -150,8 +156,8 @@ describe("natgw build's report", () => {
     expect(natgw(["build", sshChanged, "examples/single.yaml", "--out", out]).code).toBe(0);
 
     const removed = natgw(["build", sshChanged, "--out", out]);
-    expect(removed.stdout).toMatch(new RegExp(`^${out}: added 0, changed 0, removed 29, unchanged \\d+\n`));
-    expect(removed.stdout).toContain(["  - hosts/dev-egress-1/ (20 files)", "  - modules/dev-egress/main.tf.json", "  - monitoring/dev-egress-alerts.yaml", "  - monitoring/dev-egress-dashboard.json", "  - monitoring/dev-egress-scrape.yaml"].join("\n"));
+    expect(removed.stdout).toMatch(new RegExp(`^${out}: added 0, changed 0, removed 30, unchanged \\d+\n`));
+    expect(removed.stdout).toContain(["  - diagrams/dev-egress.md", "  - hosts/dev-egress-1/ (20 files)", "  - modules/dev-egress/main.tf.json", "  - monitoring/dev-egress-alerts.yaml", "  - monitoring/dev-egress-dashboard.json", "  - monitoring/dev-egress-scrape.yaml"].join("\n"));
     expect(removed.stdout).toContain("  - stacks/dev-egress/cdk.tf.json\n\nnext:\n");
     expect(removed.stdout).not.toContain("stacks/dev-egress init");
 

@@ -3,7 +3,8 @@ import { accessSync, constants, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
-import { compileSources } from "../src/compile.js";
+import { compile, compileSources } from "../src/compile.js";
+import { emitDiagrams } from "../src/emit/diagram.js";
 import { currentSpecReference, renderSpecReference, withSpecReference } from "../scripts/spec-reference.js";
 
 // The README is checked against what it describes: the schema, the CLI's own help,
@@ -171,6 +172,12 @@ describe("README quick start", () => {
 });
 
 describe("README examples", () => {
+  it("pictures examples/policies.yaml as its topology page does", () => {
+    const [page] = emitDiagrams(compile(["examples/policies.yaml"]).model!);
+    const picture = (text: string) => codeBlocks(text).filter((block) => block.language === "mermaid");
+    expect(picture(section("The spec in brief"))).toEqual(picture(page!.content));
+  });
+
   it("describes every file in examples/", () => {
     for (const file of readdirSync("examples").filter((name) => /\.(ya?ml|json)$/.test(name))) {
       expect(readme, file).toContain(`examples/${file}`);

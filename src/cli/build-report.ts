@@ -13,7 +13,13 @@ export interface NextSteps {
   readonly workerFiles: readonly string[];
   /** Top directories of the members' host files, which the stacks push. */
   readonly hostFiles: readonly string[];
+  /** Each gateway's topology page. */
+  readonly diagrams: readonly { readonly gateway: string; readonly path: string }[];
+  /** Directories of the scrape configs, alert rules and dashboards, for the team's own monitoring. */
+  readonly monitoring: readonly string[];
 }
+
+const MONITORING_ROLES = new Set(["scrape-config", "alert-rules", "dashboard"]);
 
 export function nextSteps(entries: readonly IndexEntry[]): NextSteps {
   const isTerraform = (entry: IndexEntry) => entry.role.startsWith("terraform") && entry.gateway !== null;
@@ -37,7 +43,9 @@ export function nextSteps(entries: readonly IndexEntry[]): NextSteps {
     entries.filter((entry) => entry.role === "config" && entry.gateway === null && entry.member === null).map((entry) => posix.dirname(entry.path)),
   );
   const hostFiles = unique(entries.filter((entry) => entry.member !== null && !inTerraform(entry.path)).map((entry) => entry.path.split("/")[0]!));
-  return { stacks: byName(stacks), modules: byName(modules), workerFiles, hostFiles };
+  const diagrams = entries.filter((entry) => entry.role === "diagram" && entry.gateway !== null).map((entry) => ({ gateway: entry.gateway!, path: entry.path }));
+  const monitoring = unique(entries.filter((entry) => MONITORING_ROLES.has(entry.role)).map((entry) => posix.dirname(entry.path)));
+  return { stacks: byName(stacks), modules: byName(modules), workerFiles, hostFiles, diagrams: byName(diagrams), monitoring };
 }
 
 /**
@@ -74,6 +82,12 @@ export function formatBuildReport(outDir: string, entries: readonly IndexEntry[]
   }
   for (const directory of steps.workerFiles) {
     lines.push(`  ${at(directory)}/: into each worker's user-data: its default route via the network's router, whose routes lead to the gateway`);
+  }
+  for (const { gateway, path } of steps.diagrams) {
+    lines.push(`  ${at(path)}: ${gateway} at a glance: its picture (Mermaid), egress IPs, policies and capacity`);
+  }
+  for (const directory of steps.monitoring) {
+    lines.push(`  ${at(directory)}/: scrape configs, alert rules and Grafana dashboards, for your Prometheus or VictoriaMetrics`);
   }
   for (const directory of steps.hostFiles) {
     lines.push(`  ${at(directory)}/: reference copies of what the stacks send to the members; nothing to copy by hand`);

@@ -83,33 +83,42 @@ function buildProgram(io: CliIO, setExit: (code: number) => void): Command {
     .requiredOption("--src <ip>", "source IPv4 address of the flow (a worker)", parseAddressOption("--src"))
     .requiredOption("--dst <ip[:port]>", "destination IPv4 address, optionally with a port", parseDestination)
     .addOption(new Option("--proto <protocol>", "transport protocol").choices(["tcp", "udp"]).default("tcp"))
-    .addOption(formatOption())
+    .addOption(
+      new Option("--format <format>", "output format; mermaid draws the flow's path as a Mermaid flowchart")
+        .choices(["text", "json", "mermaid"])
+        .default("text"),
+    )
     .action(
       async (
         files: string[],
-        options: { src: string; dst: { address: string; port: number | null }; proto: Protocol; format: Format },
+        options: { src: string; dst: { address: string; port: number | null }; proto: Protocol; format: Format | "mermaid" },
       ) => {
-        const [{ compile }, { explain }, { formatExplanation }] = await Promise.all([
+        const [{ compile }, { explain }, { formatExplanation }, { formatExplanationMermaid }] = await Promise.all([
           import("../compile.js"),
           import("../explain/explain.js"),
           import("./explain-text.js"),
+          import("./explain-mermaid.js"),
         ]);
+        // The diagnostics of a spec that does not compile are text in the mermaid format too.
+        const diagnosticsFormat: Format = options.format === "json" ? "json" : "text";
         const result = compile(files);
         if (!result.model) {
-          setExit(report(result, options.format, io, files));
+          setExit(report(result, diagnosticsFormat, io, files));
           return;
         }
-        if (result.diagnostics.length > 0 && options.format === "text") {
+        if (result.diagnostics.length > 0 && diagnosticsFormat === "text") {
           io.stderr(formatText(result.diagnostics, styleFor(io, "stderr")));
         }
         const flow: Flow = { source: options.src, destination: options.dst.address, port: options.dst.port, protocol: options.proto };
         const explanation = explain(result.model, flow);
         // In JSON the spec's warnings travel with the answer, so a script sees them too.
-        io.stdout(
-          options.format === "json"
-            ? `${JSON.stringify({ ...explanation, diagnostics: JSON.parse(formatJson(result.diagnostics)) }, null, 2)}\n`
-            : formatExplanation(explanation, styleFor(io, "stdout")),
-        );
+        if (options.format === "json") {
+          io.stdout(`${JSON.stringify({ ...explanation, diagnostics: JSON.parse(formatJson(result.diagnostics)) }, null, 2)}\n`);
+        } else if (options.format === "mermaid") {
+          io.stdout(formatExplanationMermaid(explanation));
+        } else {
+          io.stdout(formatExplanation(explanation, styleFor(io, "stdout")));
+        }
         setExit(EXIT_OK);
       },
     );

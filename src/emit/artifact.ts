@@ -14,6 +14,7 @@ export type Role =
   | "scrape-config"
   | "alert-rules"
   | "dashboard"
+  | "diagram"
   | "config";
 
 /** Permissions of a file on the host and in the output directory. */

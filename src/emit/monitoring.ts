@@ -21,7 +21,7 @@ function values(gateway: GatewayModel) {
 }
 
 /** The share of conntrack's limit above which a member is told to be nearly full. */
-const CONNTRACK_ALERT_RATIO = 0.8;
+export const CONNTRACK_ALERT_RATIO = 0.8;
 
 /** Drops a second, for 10 minutes, that make a member worth a look (by reason). */
 const DROPS_ALERT_PER_SECOND = 1;

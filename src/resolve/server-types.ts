@@ -40,7 +40,7 @@ export const SERVER_TYPE_MEMORY_MIB: Readonly<Record<string, number>> = {
 export const UNKNOWN_SERVER_TYPE_MEMORY_MIB = 2048;
 
 /** A conntrack entry costs about 300 bytes of unswappable kernel memory. */
-const BYTES_PER_CONNTRACK_ENTRY = 300;
+export const BYTES_PER_CONNTRACK_ENTRY = 300;
 /** The share of memory the table may take; the rest is for the kernel, keepalived and the exporter. */
 const CONNTRACK_MEMORY_SHARE = 0.25;
 
