@@ -4,6 +4,7 @@ import { cliSection } from "./sections/cli.js";
 import { connectionsSection } from "./sections/connections.js";
 import { datapathSection } from "./sections/datapath.js";
 import { failoverSection } from "./sections/failover.js";
+import { natlogSection } from "./sections/natlog.js";
 import { rulesetSection } from "./sections/ruleset.js";
 import { scalingSection } from "./sections/scaling.js";
 import { survivalSection } from "./sections/survival.js";
@@ -13,4 +14,4 @@ import { survivalSection } from "./sections/survival.js";
  * a module in bench/sections/ exporting a Section; datapath, connections,
  * failover and survival run in the network lab (test/lab/).
  */
-export const SECTIONS: readonly Section[] = [buildSection, cliSection, scalingSection, rulesetSection, datapathSection, connectionsSection, failoverSection, survivalSection];
+export const SECTIONS: readonly Section[] = [buildSection, cliSection, scalingSection, rulesetSection, datapathSection, connectionsSection, natlogSection, failoverSection, survivalSection];

@@ -7,6 +7,7 @@ import type {
   Members,
   Metrics,
   NatGateway,
+  NatLogging,
   Network,
   Security,
 } from "../spec/types.generated.js";
@@ -33,6 +34,7 @@ export interface GatewaySettings {
   readonly portsPerSource: number | null;
   readonly security: Required<Security>;
   readonly metrics: Required<Metrics>;
+  readonly natLogging: Required<NatLogging>;
 }
 
 /** A bastion with its defaults; the host key stays optional, since only the user can know it. */
@@ -91,6 +93,11 @@ export function gatewaySettings(gateway: NatGateway): GatewaySettings {
     metrics: {
       enabled: spec.metrics?.enabled ?? schemaDefault("Metrics", "enabled"),
       port: spec.metrics?.port ?? schemaDefault("Metrics", "port"),
+    },
+    natLogging: {
+      enabled: spec.natLogging?.enabled ?? schemaDefault("NatLogging", "enabled"),
+      sampleOneIn: spec.natLogging?.sampleOneIn ?? schemaDefault("NatLogging", "sampleOneIn"),
+      maxPerSecond: spec.natLogging?.maxPerSecond ?? schemaDefault("NatLogging", "maxPerSecond"),
     },
   };
 }

@@ -31,6 +31,8 @@ export interface GatewayModel {
   readonly portBlocks: PortBlocksModel | null;
   readonly security: SecurityModel;
   readonly metrics: { readonly enabled: boolean; readonly port: number };
+  /** New translations and NAT failures to each member's journal; translations sampled and rate limited. */
+  readonly natLogging: { readonly enabled: boolean; readonly sampleOneIn: number; readonly maxPerSecond: number };
   readonly cluster: { readonly apiAllowedNetworks: readonly string[] };
   /** VRRP between the two members; null in Single mode. */
   readonly vrrp: VrrpModel | null;

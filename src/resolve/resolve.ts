@@ -125,6 +125,7 @@ function gatewayModel(
       blockedDestinations: [LINK_LOCAL.text],
     },
     metrics: { enabled: settings.metrics.enabled, port: settings.metrics.port },
+    natLogging: { ...settings.natLogging },
     cluster: { apiAllowedNetworks: sortedCidrs(gateway.apiAllowedNetworks.map((entry) => entry.value.text)) },
     vrrp,
     host,

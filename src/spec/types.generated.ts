@@ -95,6 +95,7 @@ export interface NatGatewaySpec {
   portsPerSource?: 8 | 16 | 32 | 64 | 128 | 256 | 512 | 1024 | 2048 | 4096 | 8192 | 16384 | 32768;
   security?: Security;
   metrics?: Metrics;
+  natLogging?: NatLogging;
 }
 /**
  * The Hetzner Cloud private network the members attach to: an existing one by `id` or `name`, or one natgw creates (`create: true`, optionally named by `name`).
@@ -256,6 +257,23 @@ export interface Metrics {
    * The TCP port of the metrics endpoint.
    */
   port?: number;
+}
+/**
+ * Each member logs new translations (source, destination, egress IP and port, policy) and NAT failures (no free port on an egress IP, a full conntrack table) to the journal, as `natgw-natlog.service`. Off by default. Translations are sampled and rate limited; a summary line counts what was left out.
+ */
+export interface NatLogging {
+  /**
+   * Log new translations and NAT failures to the journal.
+   */
+  enabled?: boolean;
+  /**
+   * Log one new translation in this many (1: every one). Failures are always logged.
+   */
+  sampleOneIn?: number;
+  /**
+   * At most this many translation lines a second on each member, with a burst of one second's worth; a summary every 10 seconds counts the rest.
+   */
+  maxPerSecond?: number;
 }
 /**
  * The policy's name and labels.

@@ -59,14 +59,16 @@ describe("cloud-init user-data", () => {
         expect(result.valid, result.stdout + result.stderr).toBe(true);
       });
 
-      it.skipIf(missingTools("cloud-init"))("writes the member's host files but config.json, the ruleset, the takeover program, conntrackd.conf and the baseline, byte for byte, with their modes, owned by root", () => {
+      it.skipIf(missingTools("cloud-init"))("writes the member's host files but config.json, the ruleset, the takeover program, conntrackd.conf, the NAT log and the baseline, byte for byte, with their modes, owned by root", () => {
         const document = decode(artifact.content, `${member}.yaml`);
         const pushed = files.filter((file) => PUSHED_ONLY.has(file.path.slice(`hosts/${member}`.length)));
         const ha = files.some((file) => file.path.endsWith("/etc/keepalived/keepalived.conf"));
+        const natlog = files.some((file) => file.path.endsWith("/usr/local/lib/natgw/natlog"));
         expect(pushed.map((file) => file.path.slice(`hosts/${member}`.length)).sort()).toEqual([
           "/etc/natgw/config.json",
           ...(ha ? ["/etc/natgw/conntrackd.conf"] : []),
           "/etc/natgw/ruleset.nft",
+          ...(natlog ? ["/etc/systemd/system/natgw-natlog.service", "/usr/local/lib/natgw/natlog"] : []),
           "/usr/local/lib/natgw/takeover",
         ]);
         // The baseline is bootcmd's: write_files would replace the copy Terraform keeps current at every boot it runs.
@@ -101,6 +103,11 @@ describe("cloud-init user-data", () => {
           expect(command.slice(0, 4)).toEqual(["systemctl", "enable", "--now", "--no-block"]);
           return command[4]!;
         });
+        // Only units it writes or installs: a unit that comes with the push is not there yet (reconcile enables it).
+        const written = new Set(document.write_files.map((file) => file.path));
+        for (const unit of units) {
+          expect(["keepalived.service", "conntrackd.service", "prometheus-node-exporter.service"].includes(unit) || written.has(`/etc/systemd/system/${unit}`), unit).toBe(true);
+        }
         const position = (unit: string) => units.indexOf(unit);
         expect(units[0], "the baseline first: closed before anything else starts").toBe("natgw-baseline.service");
         expect(position("natgw-watchdog.service")).toBeGreaterThan(0);

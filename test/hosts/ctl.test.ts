@@ -123,6 +123,33 @@ describe.skipIf(toolsMissing)("natgw-ctl's own commands on an HA member, beside 
     expect(api.requests, "the role is unknown here: the API is left alone").toHaveLength(0);
   });
 
+  it("reconcile enables and restarts the NAT log when natLogging is on, and stops it when it is off and its unit is there", async () => {
+    const { host } = at;
+    const configFile = join(host.directory, "config.json");
+    const config = JSON.parse(readFileSync(configFile, "utf8")) as { natLogging: { enabled: boolean; unit: string; unitFile: string } };
+    expect(config.natLogging).toMatchObject({ enabled: false, unit: "natgw-natlog.service" });
+    const unitFile = join(host.directory, "natgw-natlog.service");
+    const reconcile = async (natLogging: Partial<typeof config.natLogging>) => {
+      writeFileSync(configFile, JSON.stringify({ ...config, natLogging: { ...config.natLogging, unitFile, ...natLogging } }));
+      writeFileSync(join(host.fake, "calls"), "");
+      const result = await ctl(host, ["reconcile", "--json"]);
+      const steps = (JSON.parse(result.stdout) as { steps: Array<{ name: string; ok: boolean; detail: string }> }).steps;
+      const calls = readFileSync(join(host.fake, "calls"), "utf8").split("\n").filter((line) => line.includes("natgw-natlog"));
+      return { step: steps.find((candidate) => candidate.name === "natlog"), calls };
+    };
+    expect(await reconcile({ enabled: false }), "off, and never installed: nothing to do").toEqual({ step: undefined, calls: [] });
+    expect(await reconcile({ enabled: true })).toEqual({
+      step: { name: "natlog", ok: true, detail: "natgw-natlog.service running (NAT log to the journal)" },
+      calls: ["systemctl enable natgw-natlog.service", "systemctl restart natgw-natlog.service"],
+    });
+    writeFileSync(unitFile, "[Service]\n");
+    expect(await reconcile({ enabled: false })).toEqual({
+      step: { name: "natlog", ok: true, detail: "natgw-natlog.service stopped (natLogging is off)" },
+      calls: ["systemctl disable --now natgw-natlog.service"],
+    });
+    writeFileSync(configFile, JSON.stringify(config));
+  });
+
   it("failover takes this member out through its health check until --clear", async () => {
     const { host } = at;
     await ctl(host, ["notify", "BACKUP"]);

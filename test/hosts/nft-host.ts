@@ -5,7 +5,8 @@ import { compile } from "../../src/compile.js";
 import { emit } from "../../src/emit/emit.js";
 import type { MemberContext } from "../../src/emit/hosts/context.js";
 import { HOST_PATHS } from "../../src/emit/hosts/context.js";
-import { RULESET_RUNTIME_PATH, RUNTIME_FILES } from "../../src/emit/hosts/nftables.js";
+import { RULESET_RUNTIME_PATH, RUNTIME_FILES, rulesetValues } from "../../src/emit/hosts/nftables.js";
+import { render } from "../../src/emit/hosts/render.js";
 import type { Model } from "../../src/resolve/model.js";
 import { EXAMPLES } from "../support/artifacts.js";
 import { Namespace, isRoot, missingTools, run, type RunResult } from "../support/tools.js";
@@ -126,3 +127,71 @@ export function runtime(host: FakeHost, namespace?: Namespace): RunResult {
 
 export const toolsMissing = missingTools("bash", "jq", "ip");
 export const namespaceMissing = missingTools("nft", "ip", "bash", "jq") ?? (isRoot() ? undefined : "network namespaces need root");
+
+/** A command that must succeed without a word on stderr (the benchmark uses these helpers too, outside vitest). */
+export function must(result: RunResult): void {
+  if (result.status !== 0 || result.stderr !== "") throw new Error(`command failed with status ${result.status}: ${result.stderr}`);
+}
+
+/**
+ * A worker, a member and "the internet", each in its own namespace, wired as on
+ * Hetzner: worker -- enp7s0 [member] eth0 -- internet. The floating IPs are
+ * 192.0.2.10 onwards on the member's eth0; conntrack on the member shows what each
+ * flow was translated to.
+ */
+export class TrafficNamespaces {
+  readonly worker = new Namespace();
+  readonly gateway = new Namespace();
+  readonly internet = new Namespace();
+  memberPrivateIp = "";
+
+  constructor() {
+    const { worker, gateway, internet } = this;
+    for (const namespace of [worker, gateway, internet]) must(namespace.exec("ip", ["link", "del", "enp7s0"]));
+    must(gateway.exec("ip", ["link", "add", "enp7s0", "type", "veth", "peer", "name", "lan0", "netns", worker.name]));
+    must(gateway.exec("ip", ["link", "add", "eth0", "type", "veth", "peer", "name", "wan0", "netns", internet.name]));
+    for (const [namespace, link] of [[gateway, "enp7s0"], [gateway, "eth0"], [worker, "lan0"], [internet, "wan0"]] as const) must(namespace.exec("ip", ["link", "set", link, "up"]));
+    must(internet.exec("ip", ["address", "add", "192.0.2.1/24", "dev", "wan0"]));
+    must(gateway.exec("ip", ["address", "add", "192.0.2.2/24", "dev", "eth0"]));
+    must(gateway.exec("ip", ["route", "add", "default", "via", "192.0.2.1"]));
+    must(gateway.exec("sysctl", ["-qw", "net.ipv4.ip_forward=1"]));
+  }
+
+  remove(): void {
+    for (const namespace of [this.worker, this.gateway, this.internet]) namespace.remove();
+  }
+
+  /** Loads the member's ruleset and gives the worker its source addresses; returns the member's fake host. */
+  wire(subject: Member, workerAddresses: string[]): FakeHost {
+    const { worker, gateway } = this;
+    const { gateway: model, member: self } = subject.context;
+    const prefixLength = model.network.ipRange.split("/")[1]!;
+    must(gateway.exec("ip", ["address", "flush", "dev", "enp7s0"]));
+    must(gateway.exec("ip", ["address", "add", `${self.privateIp}/${prefixLength}`, "dev", "enp7s0"]));
+    model.egressIPs.forEach((_, index) => must(gateway.exec("ip", ["address", "replace", `192.0.2.${10 + index}/32`, "dev", "eth0"])));
+    must(worker.exec("ip", ["address", "flush", "dev", "lan0"]));
+    for (const address of workerAddresses) must(worker.exec("ip", ["address", "add", `${address}/${prefixLength}`, "dev", "lan0"]));
+    const host = fakeHost(subject, { cloud: cloudJson(subject, "192.0.2") });
+    must(runtime(host));
+    const path = join(host.directory, "ruleset.nft");
+    writeFileSync(path, render("etc/natgw/ruleset.nft.njk", rulesetValues(subject.context, host.runtimeDir)));
+    must(gateway.exec("nft", ["-f", path]));
+    gateway.exec("conntrack", ["-F"]);
+    this.memberPrivateIp = self.privateIp;
+    return host;
+  }
+
+  /** Routes the worker's traffic to the member from one of its addresses. */
+  from(address: string): void {
+    must(this.worker.exec("ip", ["route", "replace", "default", "via", this.memberPrivateIp, "src", address]));
+  }
+
+  /** Sends one UDP datagram from a worker address; returns what the member translated it to. */
+  translated(from: string, to: string): { address: string; port: number } | null {
+    this.from(from);
+    must(this.worker.exec("bash", ["-c", `echo probe >/dev/udp/${to}/53`]));
+    const entry = this.gateway.exec("conntrack", ["-L", "-p", "udp", "--orig-src", from, "--orig-dst", to]).stdout;
+    const reply = / src=\S+ dst=\S+ sport=\d+ dport=\d+ .*?src=\S+ dst=(\S+) sport=\d+ dport=(\d+)/.exec(entry);
+    return reply ? { address: reply[1]!, port: Number(reply[2]) } : null;
+  }
+}

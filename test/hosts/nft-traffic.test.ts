@@ -2,67 +2,23 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { baselineValues, rulesetValues } from "../../src/emit/hosts/nftables.js";
+import { baselineValues } from "../../src/emit/hosts/nftables.js";
 import { render } from "../../src/emit/hosts/render.js";
-import { missingTools, Namespace, type RunResult } from "../support/tools.js";
+import { missingTools, Namespace } from "../support/tools.js";
 import { waitFor } from "../support/wait.js";
-import { cloudJson, fakeHost, member, namespaceMissing, runtime, work, type Member } from "./nft-host.js";
+import { member, must, namespaceMissing, TrafficNamespaces, work, type Member } from "./nft-host.js";
 
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-/**
- * A worker, a member and "the internet", each in its own namespace, wired as on
- * Hetzner: worker -- enp7s0 [member] eth0 -- internet. The floating IPs are
- * 192.0.2.10 onwards on the member's eth0; conntrack on the member shows what each
- * flow was translated to.
- */
 describe.skipIf(namespaceMissing ?? missingTools("conntrack", "timeout"))("traffic through a loaded ruleset", () => {
-  let worker: Namespace, gateway: Namespace, internet: Namespace;
-  let memberPrivateIp = "";
+  let namespaces: TrafficNamespaces, worker: Namespace, gateway: Namespace, internet: Namespace;
   beforeAll(() => {
-    [worker, gateway, internet] = [new Namespace(), new Namespace(), new Namespace()];
-    for (const namespace of [worker, gateway, internet]) must(namespace.exec("ip", ["link", "del", "enp7s0"]));
-    must(gateway.exec("ip", ["link", "add", "enp7s0", "type", "veth", "peer", "name", "lan0", "netns", worker.name]));
-    must(gateway.exec("ip", ["link", "add", "eth0", "type", "veth", "peer", "name", "wan0", "netns", internet.name]));
-    for (const [namespace, link] of [[gateway, "enp7s0"], [gateway, "eth0"], [worker, "lan0"], [internet, "wan0"]] as const) must(namespace.exec("ip", ["link", "set", link, "up"]));
-    must(internet.exec("ip", ["address", "add", "192.0.2.1/24", "dev", "wan0"]));
-    must(gateway.exec("ip", ["address", "add", "192.0.2.2/24", "dev", "eth0"]));
-    must(gateway.exec("ip", ["route", "add", "default", "via", "192.0.2.1"]));
-    must(gateway.exec("sysctl", ["-qw", "net.ipv4.ip_forward=1"]));
+    namespaces = new TrafficNamespaces();
+    ({ worker, gateway, internet } = namespaces);
   });
-  afterAll(() => [worker, gateway, internet].forEach((namespace) => namespace?.remove()));
-
-  function must(result: RunResult): void {
-    expect(result.stderr).toBe("");
-    expect(result.status).toBe(0);
-  }
-
-  /** Loads the member's ruleset and gives the worker its source addresses. */
-  function wire(subject: Member, workerAddresses: string[]): void {
-    const { gateway: model, member: self } = subject.context;
-    const prefixLength = model.network.ipRange.split("/")[1]!;
-    must(gateway.exec("ip", ["address", "flush", "dev", "enp7s0"]));
-    must(gateway.exec("ip", ["address", "add", `${self.privateIp}/${prefixLength}`, "dev", "enp7s0"]));
-    model.egressIPs.forEach((_, index) => must(gateway.exec("ip", ["address", "replace", `192.0.2.${10 + index}/32`, "dev", "eth0"])));
-    must(worker.exec("ip", ["address", "flush", "dev", "lan0"]));
-    for (const address of workerAddresses) must(worker.exec("ip", ["address", "add", `${address}/${prefixLength}`, "dev", "lan0"]));
-    const host = fakeHost(subject, { cloud: cloudJson(subject, "192.0.2") });
-    must(runtime(host));
-    const path = join(host.directory, "ruleset.nft");
-    writeFileSync(path, render("etc/natgw/ruleset.nft.njk", rulesetValues(subject.context, host.runtimeDir)));
-    must(gateway.exec("nft", ["-f", path]));
-    gateway.exec("conntrack", ["-F"]);
-    memberPrivateIp = self.privateIp;
-  }
-
-  /** Sends one UDP datagram from a worker address; returns what the member translated it to. */
-  function translated(from: string, to: string): { address: string; port: number } | null {
-    must(worker.exec("ip", ["route", "replace", "default", "via", memberPrivateIp, "src", from]));
-    must(worker.exec("bash", ["-c", `echo probe >/dev/udp/${to}/53`]));
-    const entry = gateway.exec("conntrack", ["-L", "-p", "udp", "--orig-src", from, "--orig-dst", to]).stdout;
-    const reply = / src=\S+ dst=\S+ sport=\d+ dport=\d+ .*?src=\S+ dst=(\S+) sport=\d+ dport=(\d+)/.exec(entry);
-    return reply ? { address: reply[1]!, port: Number(reply[2]) } : null;
-  }
+  afterAll(() => namespaces?.remove());
+  const wire = (subject: Member, workerAddresses: string[]) => namespaces.wire(subject, workerAddresses);
+  const translated = (from: string, to: string) => namespaces.translated(from, to);
 
   const packets = (counter: string) =>
     (JSON.parse(gateway.exec("nft", ["-j", "list", "counter", "inet", "natgw", counter]).stdout) as { nftables: { counter?: { packets: number } }[] }).nftables.find((entry) => entry.counter)!.counter!.packets;
@@ -144,7 +100,7 @@ describe.skipIf(namespaceMissing ?? missingTools("conntrack", "timeout"))("traff
     must(internet.exec("nft", ["-f", "-"], WATCH));
     must(gateway.exec("nft", ["add table inet observe; delete table inet observe"]));
     must(gateway.exec("nft", ["-f", "-"], OBSERVE));
-    must(worker.exec("ip", ["route", "replace", "default", "via", memberPrivateIp, "src", workerAddress]));
+    must(worker.exec("ip", ["route", "replace", "default", "via", namespaces.memberPrivateIp, "src", workerAddress]));
   }
 
   /** A TCP FIN, an RST and a SYN+FIN from the worker for a connection that does not exist. */

@@ -393,7 +393,7 @@ export class Lab {
    * started in the order cloud-init's runcmd enables them, as systemd would.
    */
   reboot(member: Member): BootResult[] {
-    for (const unit of ["keepalived.service", "conntrackd.service", "natgw-watchdog.service", "natgw-forwarding.service", "natgw-ruleset.service", "natgw-baseline.service"]) {
+    for (const unit of ["natgw-natlog.service", "keepalived.service", "conntrackd.service", "natgw-watchdog.service", "natgw-forwarding.service", "natgw-ruleset.service", "natgw-baseline.service"]) {
       member.exec(["systemctl", "stop", unit]);
     }
     member.must(["nft", "flush", "ruleset"]);

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { waitFor } from "../support/wait.js";
+import type { Member } from "./hosts.js";
 import { INTERNET, Lab, labSkipReason } from "./lab.js";
 import { reportFailures, stopAndCheck } from "./suite.js";
 import { connectionLoop, tcpEcho, udpEcho } from "./traffic.js";
@@ -35,6 +37,38 @@ describe.skipIf(skip)("lab: examples/policies.yaml", () => {
       expect(udpEcho(lab.worker(worker), destination, 53)?.address).toBe(egressIP);
     });
   }
+
+  // natLogging is on in examples/policies.yaml: natgw-natlog.service on each member,
+  // started by reconcile after the push, its output kept by the lab's systemctl.
+  const natLog = (member: Member) => member.exec(["cat", "/run/lab-systemd/natgw-natlog.service.log"]).stdout.split("\n");
+
+  it("the active member's NAT log shows a worker's connection with the egress IP and port the internet saw", async () => {
+    const active = await lab.settled();
+    const seen = tcpEcho(lab.worker("checkout"), "203.0.113.5", 443)!;
+    const line = await waitFor("the connection in the NAT log", 10_000, () => natLog(active).find((entry) => entry.includes(` snat=${seen.address}:${seen.port} `)));
+    expect(line).toMatch(/^event=translation proto=tcp src=10\.20\.16\.5:\d+ dst=203\.0\.113\.5:443 egress_ip=payments snat=192\.0\.2\.11:\d+ policy=payments-api$/);
+    // The standby holds the connection too (conntrackd), and does not log it as its own.
+    const standby = lab.members.find((member) => member !== active)!;
+    await waitFor("the connection synced to the standby", 10_000, () => standby.exec(["conntrack", "-L", "-p", "tcp", "--reply-port-dst", String(seen.port)]).stdout.includes("dport=443") || undefined);
+    expect(natLog(standby).filter((entry) => entry.startsWith("event=translation"))).toEqual([]);
+  });
+
+  it("a flood of new flows stays within the NAT log's limit, and its summary counts the rest", async () => {
+    const active = await lab.settled();
+    const flood = (entry: string) => entry.includes("event=translation") && entry.includes(" src=10.20.32.5:") && entry.includes(" dst=198.51.100.130:53 ");
+    const began = Date.now();
+    // 2,000 new UDP flows in about a second: hping3 takes the next source port for every datagram.
+    lab.worker("fulfilment").exec(["hping3", "--numeric", "--udp", "--count", "2000", "--interval", "u500", "--destport", "53", "--baseport", "20000", "198.51.100.130"]);
+    const summary = await waitFor("a summary that counts the flood", 30_000, () =>
+      natLog(active).find((entry) => entry.startsWith("event=summary") && Number(/ over_limit=(\d+)/.exec(entry)?.[1]) > 0),
+    );
+    const seconds = (Date.now() - began) / 1000;
+    const logged = natLog(active).filter(flood).length;
+    // maxPerSecond is 50 (the default): one second's burst, then 50 a second.
+    expect(logged).toBeGreaterThan(0);
+    expect(logged).toBeLessThanOrEqual(50 * (seconds + 1));
+    expect(summary).toMatch(/^event=summary seconds=\S+ translations=\d+ logged=\d+ unsampled=0 over_limit=\d+ lost_bursts=0$/);
+  });
 });
 
 describe.skipIf(skip)("lab: examples/ports.yaml", () => {

@@ -81,6 +81,11 @@ export class Namespace {
     return run("ip", ["netns", "exec", this.name, command, ...args], input);
   }
 
+  /** As exec, without blocking the event loop: what reads a process's output meanwhile keeps reading. */
+  execAsync(command: string, args: readonly string[]): Promise<RunResult> {
+    return runAsync("ip", ["netns", "exec", this.name, command, ...args], { env: process.env });
+  }
+
   remove(): void {
     run("ip", ["netns", "del", this.name]);
   }

@@ -7,6 +7,7 @@ import type { Artifact } from "../artifact.js";
 import { CONNTRACKD_CONFIG } from "./conntrackd.js";
 import type { MemberContext } from "./context.js";
 import { HOST_PATHS, isHA } from "./context.js";
+import { NATLOG_PROGRAM, NATLOG_UNIT_FILE } from "./natlog.js";
 import { render } from "./render.js";
 import { label } from "./safe.js";
 
@@ -21,9 +22,11 @@ export const USER_DATA_LIMIT_BYTES = 32 * 1024;
  * first boot still fails closed (the ruleset cannot load without them). The
  * takeover program goes the same way: without the token and cloud.json it can do
  * nothing, and so does conntrackd's configuration: conntrackd finds the private
- * NIC through config.json. The user-data keeps its room under the 32 KiB.
+ * NIC through config.json. So do the NAT log's program and unit, which read
+ * config.json and cloud.json, and which reconcile starts after the push. The
+ * user-data keeps its room under the 32 KiB.
  */
-export const PUSHED_ONLY: ReadonlySet<string> = new Set([HOST_PATHS.config, HOST_PATHS.ruleset, HOST_PATHS.takeover, CONNTRACKD_CONFIG]);
+export const PUSHED_ONLY: ReadonlySet<string> = new Set([HOST_PATHS.config, HOST_PATHS.ruleset, HOST_PATHS.takeover, CONNTRACKD_CONFIG, NATLOG_PROGRAM, NATLOG_UNIT_FILE]);
 
 /** write_files entries are indented by four spaces; a block scalar's lines by six. */
 const CONTENT_INDENT = "      ";
@@ -243,7 +246,11 @@ export function cloudInitUserData(context: MemberContext, artifacts: readonly Ar
       permissions: baseline.artifact.fileMode,
       content: baselineContent,
     },
-    commands: commands(context, files.map(({ artifact, hostPath }) => ({ hostPath, content: artifact.content }))),
+    // A unit that comes only with the push is not there yet to enable: reconcile enables it.
+    commands: commands(
+      context,
+      files.filter(({ hostPath }) => !PUSHED_ONLY.has(hostPath)).map(({ artifact, hostPath }) => ({ hostPath, content: artifact.content })),
+    ),
   });
   const path = `${prefix}/cloud-init.yaml`;
   const bytes = userDataBytes(content);

@@ -2,6 +2,7 @@ import type { HostFile, MemberContext } from "./context.js";
 import { HOST_PATHS } from "./context.js";
 import { CONNTRACKD_RUNTIME_CONFIG } from "./conntrackd.js";
 import { metricsValues } from "./metrics.js";
+import { natLoggingValues } from "./natlog.js";
 import { DEFAULT_PORT_MAP, egressVariable, INTERFACE_VARIABLES, portMap, PRIVATE_MAC_PREFIX, PUBLIC_MAC_PREFIX, RUNTIME_FILES } from "./nftables.js";
 import { address, cidr, integer, label, metricsPort, networkName } from "./safe.js";
 import { FIRST_SNAT_PORT, LAST_SNAT_PORT } from "../../resolve/hetzner.js";
@@ -68,6 +69,7 @@ export function runtimeConfig(context: MemberContext) {
       blockedDestinations: gateway.security.blockedDestinations.map(cidr),
     },
     metrics: { enabled: gateway.metrics.enabled, port: metricsPort(gateway.metrics.port), ...metricsValues() },
+    natLogging: natLoggingValues(context),
     vrrp: gateway.vrrp,
     api: { endpoint: HETZNER_API_ENDPOINT, tokenFile: HOST_PATHS.token, cloudFile: HOST_PATHS.cloud },
     paths: {

@@ -26,6 +26,7 @@ const LAB_UNITS = new Set([
   "natgw-forwarding.service",
   "natgw-watchdog.service",
   "natgw-metrics.service",
+  "natgw-natlog.service",
   "keepalived.service",
   "conntrackd.service",
 ]);
@@ -249,6 +250,8 @@ function main(args: string[]): number {
       return !flags.has("--now") || units.every((unit) => start(unit)) ? 0 : 1;
     case "stop":
       return units.map((unit) => stop(unit)).every(Boolean) ? 0 : 1;
+    case "disable":
+      return !flags.has("--now") || units.map((unit) => stop(unit)).every(Boolean) ? 0 : 1;
     case "restart":
       return units.every((unit) => (isActive(unit) ? stop(unit) : true) && start(unit)) ? 0 : 1;
     case "reload":
