@@ -1,8 +1,8 @@
 import { rmSync } from "node:fs";
 import { NATLOG_PROGRAM } from "../../src/emit/hosts/natlog.js";
 import { sendUdpFlows, startNatLog } from "../../test/hosts/natlog-host.js";
-import { member, TrafficNamespaces, work } from "../../test/hosts/nft-host.js";
-import { hasTool, isRoot } from "../../test/support/tools.js";
+import { member, namespaceMissing, TrafficNamespaces, work } from "../../test/hosts/nft-host.js";
+import { missingTools } from "../../test/support/tools.js";
 import { onCleanup } from "../cleanup.js";
 import { BenchError, median } from "../measure.js";
 import type { Section } from "../section.js";
@@ -29,8 +29,9 @@ interface Run {
 export const natlogSection: Section = {
   name: "natlog",
   title: "NAT log: what logging every new translation costs a member",
-  method: `The NAT log program (programs${NATLOG_PROGRAM}) runs with examples/policies.yaml's config.json on a member with its real ruleset, in network namespaces (a worker, the member, the internet; test/hosts/nft-host.ts), its settings as the example has them: every translation, at most 50 lines a second, a summary every second for the benchmark (10 s on a host). A worker sends ${formatCount(FLOWS)} new UDP flows (hping3, one source port each) at two offered rates, through the policy lookup to the payments egress IP. Reported per run, as the median of the runs: the rate hping3 reached, the flows the log saw (its summaries' count of translations) against the flows in the member's table, the lines it wrote, the overruns of conntrack's event buffer it reported, and the CPU time of the program and of its conntrack -E per flow (/proc/<pid>/stat, 10 ms ticks).`,
-  unavailable: () => (!isRoot() ? "network namespaces need root" : ["nft", "conntrack", "hping3", "python3"].find((tool) => !hasTool(tool)) && "needs nft, conntrack, hping3 and python3"),
+  method: `The NAT log program (programs${NATLOG_PROGRAM}) runs with examples/policies.yaml's config.json on a member with its real ruleset, in network namespaces (a worker, the member, the internet; test/hosts/nft-host.ts), its settings as the example has them: every translation, at most 50 lines a second, a summary every second for the benchmark (10 s on a host). A worker sends ${formatCount(FLOWS)} new UDP flows (hping3, one source port each) at two offered rates, through the policy lookup to the payments egress IP. Reported per run, as the median of the runs: the rate hping3 reached, the flows the log saw (its summaries' count of translations) against the flows sent, the lines it wrote, the overruns of conntrack's event buffer it reported, and the CPU time of the program and of its conntrack -E per flow (/proc/<pid>/stat, 10 ms ticks).`,
+  // What the NAT log's tests need (test/hosts/natlog.test.ts).
+  unavailable: () => namespaceMissing ?? missingTools("conntrack", "hping3", "python3"),
   async run(context) {
     const namespaces = new TrafficNamespaces();
     const stop = onCleanup(() => {
