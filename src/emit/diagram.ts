@@ -1,3 +1,4 @@
+import { posix } from "node:path";
 import { count } from "../diagnostics/quote.js";
 import { SNAT_PORTS } from "../resolve/hetzner.js";
 import { addressToNumber } from "../resolve/ip.js";
@@ -8,6 +9,7 @@ import type { Artifact } from "./artifact.js";
 import { render } from "./hosts/render.js";
 import { address, cidr, integer, label, networkName } from "./hosts/safe.js";
 import { CONNTRACK_ALERT_RATIO } from "./monitoring.js";
+import { stackPath } from "./terraform/terraform.js";
 
 /** "edge", "id 5150", "edge-egress-network (created by Terraform)": the network as the page names it. */
 function networkTitle(gateway: GatewayModel): string {
@@ -33,7 +35,7 @@ function egressCarries(gateway: GatewayModel, egressIP: EgressIPModel): string {
   if (egressIP.isDefault) carries.push("default traffic");
   else if (egressIP.defaultPool) carries.push("default traffic of the sources whose port blocks spill over");
   carries.push(...egressIP.policies.map(label));
-  return carries.length > 0 ? carries.join(", ") : "nothing yet";
+  return carries.length > 0 ? carries.join(", ") : "nothing: no policy names it";
 }
 
 /** The sources whose default traffic leaves from an egress IP, with port blocks; null without. */
@@ -71,14 +73,11 @@ function mebibytes(bytes: number): string {
 }
 
 function diagramValues(gateway: GatewayModel) {
-  const members = gateway.members.map((member) => ({
-    id: `member${member.index}`,
-    name: label(member.name),
-    privateIp: address(member.privateIp),
-    role: memberRole(gateway, member),
-    active: member.initialRole === "active",
-    label: mermaidLabel(label(member.name), address(member.privateIp), memberRole(gateway, member)),
-  }));
+  const members = gateway.members.map((member) => {
+    const [name, privateIp, role] = [label(member.name), address(member.privateIp), memberRole(gateway, member)];
+    return { id: `member${member.index}`, name, privateIp, role, active: member.initialRole === "active", label: mermaidLabel(name, privateIp, role) };
+  });
+  const title = networkTitle(gateway);
   const egressId = (name: string) => `egress${gateway.egressIPs.findIndex((egressIP) => egressIP.name === name) + 1}`;
   const host = gateway.host;
   const blocks = gateway.portBlocks;
@@ -87,13 +86,13 @@ function diagramValues(gateway: GatewayModel) {
     ha: gateway.mode === "ha",
     location: gateway.location,
     network: {
-      title: networkTitle(gateway),
+      title,
       ipRange: cidr(gateway.network.ipRange),
       subnet: cidr(gateway.network.subnet),
       zone: gateway.network.zone,
       routerIp: address(gateway.network.routerIp),
       // Subgraph titles stay on one line: a second one is drawn under the title of the subgraph inside.
-      label: mermaidLabel(`Network ${networkTitle(gateway)}: ${cidr(gateway.network.ipRange)}`),
+      label: mermaidLabel(`Network ${title}: ${cidr(gateway.network.ipRange)}`),
       subnetLabel: mermaidLabel(`Subnet ${cidr(gateway.network.subnet)} in ${gateway.network.zone}`),
       routerLabel: mermaidLabel("Hetzner router", address(gateway.network.routerIp)),
     },
@@ -104,24 +103,30 @@ function diagramValues(gateway: GatewayModel) {
     members,
     active: members.find((member) => member.active)!,
     standby: members.find((member) => !member.active) ?? null,
-    egressIPs: gateway.egressIPs.map((egressIP) => ({
-      id: egressId(egressIP.name),
-      name: label(egressIP.name),
-      origin: egressOrigin(egressIP),
-      carries: egressCarries(gateway, egressIP),
-      defaultPool: egressIP.defaultPool,
-      defaultLabel: mermaidLabel(defaultEdge(defaultSources(gateway, egressIP))),
-      label: mermaidLabel(label(egressIP.name), egressOrigin(egressIP)),
-    })),
-    policies: gateway.policies.map((policy, index) => ({
-      id: `policy${index + 1}`,
-      name: label(policy.name),
-      sources: policy.sources.map(cidr).join(", "),
-      destinations: policy.destinations.map(cidr).join(", "),
-      egressIP: label(policy.egressIP),
-      egressId: egressId(policy.egressIP),
-      label: mermaidLabel(label(policy.name), `from ${policy.sources.map(cidr).join(", ")}`, `to ${policy.destinations.map(cidr).join(", ")}`),
-    })),
+    egressIPs: gateway.egressIPs.map((egressIP) => {
+      const [name, origin] = [label(egressIP.name), egressOrigin(egressIP)];
+      return {
+        id: egressId(egressIP.name),
+        name,
+        origin,
+        carries: egressCarries(gateway, egressIP),
+        defaultPool: egressIP.defaultPool,
+        defaultLabel: mermaidLabel(defaultEdge(defaultSources(gateway, egressIP))),
+        label: mermaidLabel(name, origin),
+      };
+    }),
+    policies: gateway.policies.map((policy, index) => {
+      const [name, sources, destinations] = [label(policy.name), policy.sources.map(cidr).join(", "), policy.destinations.map(cidr).join(", ")];
+      return {
+        id: `policy${index + 1}`,
+        name,
+        sources,
+        destinations,
+        egressIP: label(policy.egressIP),
+        egressId: egressId(policy.egressIP),
+        label: mermaidLabel(name, `from ${sources}`, `to ${destinations}`),
+      };
+    }),
     defaultEgressIP: label(gateway.egressIPs.find((egressIP) => egressIP.isDefault)!.name),
     portBlocks: blocks && {
       portsPerSource: count(blocks.portsPerSource),
@@ -141,7 +146,7 @@ function diagramValues(gateway: GatewayModel) {
       alertAt: gateway.metrics.enabled ? count(Math.ceil(host.conntrackMax * CONNTRACK_ALERT_RATIO)) : "none (metrics off)",
       alertPercent: Math.round(CONNTRACK_ALERT_RATIO * 100),
     },
-    stack: `stacks/${label(gateway.name)}`,
+    stack: posix.dirname(stackPath(label(gateway.name))),
   };
 }
 

@@ -57,7 +57,6 @@ export const natlogFiles: HostFile[] = [
         rulesetUnit: UNITS.ruleset,
         cloudFile: HOST_PATHS.cloud,
         config: HOST_PATHS.config,
-        ctl: HOST_PATHS.ctl,
         // journald's own limit stays above natgw's, so every line natgw lets through arrives.
         journalWindowSeconds: JOURNAL_WINDOW_SECONDS,
         journalBurst: (logging.maxPerSecond + OTHER_LINES_PER_SECOND) * (JOURNAL_WINDOW_SECONDS + 1),
