@@ -4,7 +4,6 @@ import { SNAT_PORTS } from "../resolve/hetzner.js";
 import { addressToNumber } from "../resolve/ip.js";
 import type { EgressIPModel, GatewayModel, MemberModel, Model, PortBlocksModel } from "../resolve/model.js";
 import { BYTES_PER_CONNTRACK_ENTRY } from "../resolve/server-types.js";
-import { mermaidLabel } from "../util/mermaid.js";
 import type { Artifact } from "./artifact.js";
 import { render } from "./hosts/render.js";
 import { address, cidr, integer, label, networkName } from "./hosts/safe.js";
@@ -38,13 +37,15 @@ function egressCarries(gateway: GatewayModel, egressIP: EgressIPModel): string {
   return carries.length > 0 ? carries.join(", ") : "nothing: no policy names it";
 }
 
-/** The sources whose default traffic leaves from an egress IP, with port blocks; null without. */
-function defaultSources(gateway: GatewayModel, egressIP: EgressIPModel): number | null {
+/** How many sources' default traffic leaves from an egress IP, with port blocks; null without. */
+function defaultSources(gateway: GatewayModel, egressIP: EgressIPModel): string | null {
   const blocks = gateway.portBlocks;
   if (!blocks) return null;
-  return blocks.segments
-    .filter((segment) => segment.egressIP === egressIP.name && segment.defaultTraffic)
-    .reduce((sum, s) => sum + addressToNumber(s.lastSource) - addressToNumber(s.firstSource) + 1, 0);
+  return count(
+    blocks.segments
+      .filter((segment) => segment.egressIP === egressIP.name && segment.defaultTraffic)
+      .reduce((sum, s) => sum + addressToNumber(s.lastSource) - addressToNumber(s.firstSource) + 1, 0),
+  );
 }
 
 /** Per egress IP: the sources holding a block there, blocks used and blocks free. */
@@ -64,10 +65,6 @@ function portBlockRows(blocks: PortBlocksModel, gateway: GatewayModel) {
   });
 }
 
-function defaultEdge(sources: number | null): string {
-  return sources === null ? "default" : `default, ${count(sources)} source${sources === 1 ? "" : "s"}`;
-}
-
 function mebibytes(bytes: number): string {
   return `${count(Math.round(bytes / 2 ** 20))} MiB`;
 }
@@ -75,7 +72,7 @@ function mebibytes(bytes: number): string {
 function diagramValues(gateway: GatewayModel) {
   const members = gateway.members.map((member) => {
     const [name, privateIp, role] = [label(member.name), address(member.privateIp), memberRole(gateway, member)];
-    return { id: `member${member.index}`, name, privateIp, role, active: member.initialRole === "active", label: mermaidLabel(name, privateIp, role) };
+    return { id: `member${member.index}`, name, privateIp, role, active: member.initialRole === "active" };
   });
   const title = networkTitle(gateway);
   const egressId = (name: string) => `egress${gateway.egressIPs.findIndex((egressIP) => egressIP.name === name) + 1}`;
@@ -91,15 +88,9 @@ function diagramValues(gateway: GatewayModel) {
       subnet: cidr(gateway.network.subnet),
       zone: gateway.network.zone,
       routerIp: address(gateway.network.routerIp),
-      // Subgraph titles stay on one line: a second one is drawn under the title of the subgraph inside.
-      label: mermaidLabel(`Network ${title}: ${cidr(gateway.network.ipRange)}`),
-      subnetLabel: mermaidLabel(`Subnet ${cidr(gateway.network.subnet)} in ${gateway.network.zone}`),
-      routerLabel: mermaidLabel("Hetzner router", address(gateway.network.routerIp)),
     },
     sources: gateway.sources.map(cidr),
-    sourcesLabel: mermaidLabel("Sources", ...gateway.sources.map(cidr)),
     routes: gateway.routes.map(cidr),
-    routesLabel: mermaidLabel(...gateway.routes.map(cidr)),
     members,
     active: members.find((member) => member.active)!,
     standby: members.find((member) => !member.active) ?? null,
@@ -111,8 +102,7 @@ function diagramValues(gateway: GatewayModel) {
         origin,
         carries: egressCarries(gateway, egressIP),
         defaultPool: egressIP.defaultPool,
-        defaultLabel: mermaidLabel(defaultEdge(defaultSources(gateway, egressIP))),
-        label: mermaidLabel(name, origin),
+        defaultSources: defaultSources(gateway, egressIP),
       };
     }),
     policies: gateway.policies.map((policy, index) => {
@@ -124,7 +114,6 @@ function diagramValues(gateway: GatewayModel) {
         destinations,
         egressIP: label(policy.egressIP),
         egressId: egressId(policy.egressIP),
-        label: mermaidLabel(name, `from ${sources}`, `to ${destinations}`),
       };
     }),
     defaultEgressIP: label(gateway.egressIPs.find((egressIP) => egressIP.isDefault)!.name),

@@ -3,6 +3,7 @@ import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import nunjucks from "nunjucks";
 import { packagePath } from "../../package-root.js";
+import { mermaidLabel } from "../../util/mermaid.js";
 
 /** templates/ ships at the package root, with a trailing separator to append names to. */
 export const TEMPLATES_DIR = packagePath("templates", "/");
@@ -56,6 +57,9 @@ environment.addFilter("quoted", (value: unknown) => {
   if (/["\\\n\r]/.test(text)) throw new Error(`natgw bug: ${JSON.stringify(text)} cannot be quoted safely`);
   return `"${text}"`;
 });
+
+/** A quoted Mermaid label of one line per argument (an array gives one line per item). */
+environment.addFilter("mermaid", (first: unknown, ...rest: unknown[]) => mermaidLabel(...[first, ...rest].flat().map(String)));
 
 /** Renders `templates/<name>` with `values`. */
 export function render(name: string, values: Record<string, unknown>): string {
